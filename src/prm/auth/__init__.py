@@ -1,0 +1,1 @@
+"""Identity: passwords, signing keys, tokens, the OAuth endpoint and principals."""

@@ -1,0 +1,1 @@
+"""Database access: engines, tenant-scoped sessions, the declarative base, ids and RLS."""

@@ -1,0 +1,1 @@
+"""Partner organisations, tiers, partner users, programs and certifications."""

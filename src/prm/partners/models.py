@@ -1,0 +1,70 @@
+"""Tables of the partners domain."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    Enum,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prm.db.base import Base, TenantOwned
+
+
+class PartnerStatus(enum.StrEnum):
+    ONBOARDING = "ONBOARDING"
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+
+
+class PartnerTier(TenantOwned, Base):
+    __tablename__ = "partner_tiers"
+    __table_args__ = (
+        Index("uq_partner_tiers_tenant_name", "tenant_id", "name", unique=True),
+        CheckConstraint("discount_percent >= 0 AND discount_percent <= 100", name="discount_range"),
+        CheckConstraint("lead_weight >= 0", name="lead_weight_nonneg"),
+    )
+
+    name: Mapped[str] = mapped_column(String(100))
+    rank: Mapped[int] = mapped_column(Integer)
+    discount_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    lead_weight: Mapped[Decimal] = mapped_column(Numeric(10, 3))
+
+
+class Partner(TenantOwned, Base):
+    __tablename__ = "partners"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "tier_id"], ["partner_tiers.tenant_id", "partner_tiers.id"],
+            ondelete="RESTRICT",
+        ),
+        Index("ix_partners_tenant_status", "tenant_id", "status"),
+        Index("ix_partners_tenant_tier", "tenant_id", "tier_id"),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_nonneg"),
+    )
+
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[PartnerStatus] = mapped_column(
+        Enum(PartnerStatus, name="partner_status", native_enum=False, length=16),
+        default=PartnerStatus.ONBOARDING,
+    )
+    tier_id: Mapped[uuid.UUID | None] = mapped_column()
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(100))
+    postal_prefixes: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list)
+    capabilities: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    performance_score: Mapped[float | None] = mapped_column(Float)
+    notes: Mapped[str | None] = mapped_column(Text)

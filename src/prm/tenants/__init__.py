@@ -1,0 +1,1 @@
+"""Tenants, their users, API clients and the audit log."""

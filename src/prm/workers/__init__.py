@@ -1,0 +1,1 @@
+"""Background jobs: broker setup, the job table and outbox, actors and schedules."""
