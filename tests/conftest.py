@@ -18,11 +18,14 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
+from prm.app import create_app
 from prm.db.engine import Database
 from prm.db.migrate import upgrade
 from prm.db.urls import app_url, libpq_dsn
@@ -76,3 +79,15 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     db = Database.from_settings(settings)
     yield db
     await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, database: Database) -> FastAPI:
+    return create_app(settings, database=database)
+
+
+@pytest_asyncio.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

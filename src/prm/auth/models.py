@@ -18,7 +18,9 @@ class RefreshToken(TenantOwned, Base):
 
     __tablename__ = "refresh_tokens"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+        ),
         Index("ix_refresh_tokens_tenant_family", "tenant_id", "family_id"),
         Index("ix_refresh_tokens_tenant_user", "tenant_id", "user_id"),
     )

@@ -51,4 +51,6 @@ class Principal:
     @classmethod
     def system(cls, tenant_id: uuid.UUID) -> Principal:
         """Workers and the CLI act as the platform, with admin rights in one tenant."""
-        return cls(tenant_id=tenant_id, kind="platform", subject_id=None, roles=frozenset({Role.ADMIN}))
+        return cls(
+            tenant_id=tenant_id, kind="platform", subject_id=None, roles=frozenset({Role.ADMIN})
+        )

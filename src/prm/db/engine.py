@@ -15,7 +15,12 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from prm.db.tenancy import TenantSession
@@ -119,5 +124,11 @@ class Database:
             else:
                 engine.dispose()
         self._engines.clear()
-        for name in ("async_engine", "sync_engine", "owner_engine", "async_sessions", "sync_sessions"):
+        for name in (
+            "async_engine",
+            "sync_engine",
+            "owner_engine",
+            "async_sessions",
+            "sync_sessions",
+        ):
             self.__dict__.pop(name, None)

@@ -47,7 +47,8 @@ class Partner(TenantOwned, Base):
     __tablename__ = "partners"
     __table_args__ = (
         ForeignKeyConstraint(
-            ["tenant_id", "tier_id"], ["partner_tiers.tenant_id", "partner_tiers.id"],
+            ["tenant_id", "tier_id"],
+            ["partner_tiers.tenant_id", "partner_tiers.id"],
             ondelete="RESTRICT",
         ),
         Index("ix_partners_tenant_status", "tenant_id", "status"),

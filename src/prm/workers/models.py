@@ -7,7 +7,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Enum, ForeignKeyConstraint, Identity, Index, Integer, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Enum,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -51,7 +61,9 @@ class OutboxMessage(Base):
 
     __tablename__ = "job_outbox"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "job_id"], ["jobs.tenant_id", "jobs.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "job_id"], ["jobs.tenant_id", "jobs.id"], ondelete="CASCADE"
+        ),
         Index("ix_job_outbox_available", "available_at", "id"),
     )
 

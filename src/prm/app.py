@@ -1,0 +1,36 @@
+"""The ASGI application: `/graphql`, `/oauth`, `/.well-known`, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from prm.auth.keys import load_keyring
+from prm.auth.tokens import TokenIssuer
+from prm.db.engine import Database
+from prm.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = database or Database.from_settings(settings)
+    owns_database = database is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_database:
+            await db.dispose()
+
+    app = FastAPI(title="prm", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.issuer = TokenIssuer(
+        keys=load_keyring(settings),
+        issuer=settings.jwt_issuer,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+    # Routers: each domain contributes its own (auth, graphql, ops).
+    return app
