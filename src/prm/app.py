@@ -10,11 +10,15 @@ from fastapi import FastAPI
 from prm.auth.keys import load_keyring
 from prm.auth.tokens import TokenIssuer
 from prm.db.engine import Database
+from prm.ops import routes as ops_routes
+from prm.ops.logging import RequestIdMiddleware, configure_logging
+from prm.ops.metrics import HttpMetricsMiddleware
 from prm.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
     db = database or Database.from_settings(settings)
     owns_database = database is None
 
@@ -32,5 +36,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         issuer=settings.jwt_issuer,
         ttl_seconds=settings.access_token_ttl_seconds,
     )
+    app.state.schema_heads = ops_routes.expected_heads()
+    # Outermost first: the request id must exist before anything logs or is measured.
+    app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     # Routers: each domain contributes its own (auth, graphql, ops).
+    app.include_router(ops_routes.router)
     return app
