@@ -10,7 +10,9 @@ import logging
 import re
 import sys
 import uuid
+from collections.abc import MutableMapping
 from contextvars import ContextVar
+from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,7 +25,9 @@ def current_request_id() -> str | None:
     return request_id_var.get()
 
 
-def _add_request_id(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
+def _add_request_id(
+    _: object, __: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     request_id = request_id_var.get()
     if request_id and "request_id" not in event:
         event["request_id"] = request_id
