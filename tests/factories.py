@@ -7,14 +7,16 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from prm.auth.passwords import hash_password
+from prm.auth.client_ids import new_client_id
+from prm.auth.passwords import hash_password, hash_secret, new_secret
 from prm.auth.principal import Principal, Role
 from prm.auth.tokens import TokenIssuer
 from prm.db.engine import Database
 from prm.partners.models import Partner, PartnerStatus, PartnerTier
-from prm.tenants.models import Tenant, User
+from prm.tenants.models import ApiClient, Tenant, User
 from prm.tenants.service import create_tenant
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -118,3 +120,25 @@ def principal_of(user: User) -> Principal:
 def bearer(issuer: TokenIssuer, user: User) -> dict[str, str]:
     """Headers with a valid access token for `user` (skips the token endpoint)."""
     return {"Authorization": f"Bearer {issuer.issue(principal_of(user))}"}
+
+
+async def make_api_client(
+    db: Database,
+    tenant_id: uuid.UUID,
+    *,
+    scopes: tuple[str, ...] = ("read",),
+    revoked: bool = False,
+) -> tuple[ApiClient, str]:
+    """An API client and its plain secret (the only time the secret exists in clear)."""
+    secret = new_secret()
+    async with db.session(tenant_id) as session:
+        client = ApiClient(
+            tenant_id=tenant_id,
+            name=unique("client"),
+            client_id=new_client_id(tenant_id),
+            secret_hash=hash_secret(secret),
+            scopes=list(scopes),
+            revoked_at=datetime.now(UTC) if revoked else None,
+        )
+        session.add(client)
+    return client, secret
