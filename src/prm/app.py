@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from prm.auth import routes as auth_routes
 from prm.auth.keys import load_keyring
 from prm.auth.tokens import TokenIssuer
 from prm.db.engine import Database
@@ -14,6 +15,7 @@ from prm.ops import routes as ops_routes
 from prm.ops.logging import RequestIdMiddleware, configure_logging
 from prm.ops.metrics import HttpMetricsMiddleware
 from prm.settings import Settings, get_settings
+from prm.tenants import platform_api
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
@@ -37,9 +39,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         ttl_seconds=settings.access_token_ttl_seconds,
     )
     app.state.schema_heads = ops_routes.expected_heads()
-    # Outermost first: the request id must exist before anything logs or is measured.
+    # The last added is outermost: the request id exists before anything logs or measures.
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     # Routers: each domain contributes its own (auth, graphql, ops).
     app.include_router(ops_routes.router)
+    app.include_router(platform_api.router)
+    app.include_router(auth_routes.router)
     return app
