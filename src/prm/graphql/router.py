@@ -1,0 +1,179 @@
+"""`/graphql` over HTTP: Strawberry's FastAPI router plus what GraphQL-over-HTTP asks and
+Strawberry's defaults miss.
+
+- `Accept: application/graphql-response+json` is honoured: the response carries that type,
+  and a request error (the document does not parse or validate, or the variables do not
+  coerce) answers 400; under `application/json` such errors keep the legacy 200.
+  A request error's body has no `data` entry (GraphQL spec, "Response").
+- A bad bearer token answers 401 (`WWW-Authenticate: Bearer error="invalid_token"`,
+  RFC 6750) with an `UNAUTHENTICATED` error before anything executes. A request with no
+  token runs anonymously; fields that need a principal report `UNAUTHENTICATED`.
+- Malformed JSON and other transport faults: 400; a body over `max_body_bytes`: 413;
+  a mutation over GET: 405 with `Allow: POST`. All with a GraphQL-shaped error body.
+- The request's session is closed when the response is done.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from cross_web import HTTPException, StarletteRequestAdapter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.schema.base import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
+
+from prm.graphql.context import Context, get_context
+from prm.graphql.errors import Code
+from prm.graphql.schema import build_schema
+from prm.settings import Settings
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+
+class BoundedRequestAdapter(StarletteRequestAdapter):
+    """Reads the body as a stream and stops at `max_bytes`, whatever Content-Length says."""
+
+    def __init__(self, request: Request, *, max_bytes: int) -> None:
+        super().__init__(request)
+        self.max_bytes = max_bytes
+
+    async def get_body(self) -> bytes:
+        declared = self._request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise HTTPException(413, f"request body exceeds {self.max_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in self._request.stream():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise HTTPException(413, f"request body exceeds {self.max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+class PrmGraphQLRouter(GraphQLRouter[Context, None]):
+    def __init__(self, schema: BaseSchema, settings: Settings) -> None:
+        super().__init__(
+            schema,
+            path="/graphql",
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=True,
+            context_getter=get_context,
+            subscription_protocols=(),
+            include_in_schema=False,
+        )
+        self.request_adapter_class = functools.partial(  # type: ignore[assignment]
+            BoundedRequestAdapter, max_bytes=settings.max_body_bytes
+        )
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        try:
+            if isinstance(request, WebSocket):  # no subscription protocols: refused
+                return await super().run(request, context=context, root_value=root_value)
+            if context.auth_error is not None:
+                return _error_response(
+                    request,
+                    401,
+                    Code.UNAUTHENTICATED,
+                    context.auth_error,
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
+            # No await before super().run: Strawberry hands the handler's sub-response over
+            # through `self.temporal_response`.
+            try:
+                response = await super().run(request, context=context, root_value=root_value)
+            except HTTPException as error:
+                return _transport_error(request, error)
+            return _negotiate(request, response)
+        finally:
+            await context.close()
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as error:
+            if isinstance(error.__cause__, InvalidOperationTypeError) and error.status_code == 400:
+                raise HTTPException(405, "mutations are not allowed over GET; use POST") from error
+            raise
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = process_result(result)
+        if _is_request_error(result):
+            request.state.graphql_request_error = True
+            response.pop("data", None)
+        return response
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """Failed before execution (parse, validation, variable coercion): no data, and no
+    error has a response path."""
+    errors = result.errors or []
+    return (
+        result.data is None
+        and bool(errors)
+        and all(error.path is None for error in errors)
+        and not any(
+            (error.extensions or {}).get("code") == Code.INTERNAL_SERVER_ERROR for error in errors
+        )
+    )
+
+
+def _accepts_graphql_response_json(request: Request) -> bool:
+    for part in request.headers.get("accept", "").split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        if media.lower() == GRAPHQL_RESPONSE_JSON:
+            return not any(param.replace(" ", "") in ("q=0", "q=0.0", "q=0.00") for param in params)
+    return False
+
+
+def _negotiate(request: Request, response: Response) -> Response:
+    if not _accepts_graphql_response_json(request):
+        return response
+    if response.headers.get("content-type", "").startswith("application/json"):
+        response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+        if getattr(request.state, "graphql_request_error", False):
+            response.status_code = 400
+    return response
+
+
+def _transport_error(request: Request, error: HTTPException) -> Response:
+    """Strawberry's transport faults (bad JSON, missing query, GET mutation, oversize)."""
+    headers = {"Allow": "POST"} if error.status_code == 405 else None  # only GET mutations
+    return _error_response(request, error.status_code, Code.BAD_USER_INPUT, error.reason, headers)
+
+
+def _error_response(
+    request: Request,
+    status: int,
+    code: Code,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code.value}}]}
+    media = GRAPHQL_RESPONSE_JSON if _accepts_graphql_response_json(request) else "application/json"
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type=media,
+        headers=headers,
+    )
+
+
+def graphql_router(settings: Settings) -> PrmGraphQLRouter:
+    """The router `create_app` mounts: `/graphql`, schema built for `settings`."""
+    return PrmGraphQLRouter(build_schema(settings), settings)
