@@ -1,0 +1,1 @@
+"""GraphQL of background jobs: `Job`, `job(id:)`, `runMaintenance`."""

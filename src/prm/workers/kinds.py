@@ -1,0 +1,10 @@
+"""Every job kind, listed once. A domain adds its jobs here (e.g. `metrics.recompute`)."""
+
+from __future__ import annotations
+
+from prm.workers.maintenance import PURGE, purge_tenant
+from prm.workers.registry import JobKind, JobRegistry
+
+JOBS = JobRegistry(
+    (JobKind(PURGE, purge_tenant, max_retries=3),),
+)

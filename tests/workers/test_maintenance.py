@@ -1,0 +1,110 @@
+"""Daily maintenance: each tenant's `maintenance.purge` job drops what is past its use; the
+platform tick purges stale login failures and asks every tenant for its purge."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from prm.auth.models import LoginFailure, RefreshToken
+from prm.db.engine import Database
+from prm.settings import Settings
+from prm.workers.actors import run_job
+from prm.workers.maintenance import PURGE, run_platform_maintenance
+from prm.workers.models import Job, JobStatus, OutboxMessage
+from tests.factories import make_tenant
+
+
+def add_refresh_token(
+    database: Database, tenant_id: uuid.UUID, user_id: uuid.UUID, *, expires_in: timedelta
+) -> uuid.UUID:
+    with database.sync_session(tenant_id) as session:
+        token = RefreshToken(
+            tenant_id=tenant_id,
+            family_id=uuid.uuid4(),
+            user_id=user_id,
+            token_hash=secrets.token_hex(32),
+            expires_at=datetime.now(UTC) + expires_in,
+        )
+        session.add(token)
+    return token.id
+
+
+def refresh_token_ids(database: Database, tenant_id: uuid.UUID) -> set[uuid.UUID]:
+    with database.sync_session(tenant_id) as session:
+        return set(session.scalars(select(RefreshToken.id)))
+
+
+def purge_jobs(database: Database, tenant_id: uuid.UUID) -> list[Job]:
+    with database.sync_session(tenant_id) as session:
+        return list(session.scalars(select(Job).where(Job.kind == PURGE)))
+
+
+@pytest.mark.asyncio
+async def test_purge_deletes_the_tenants_expired_refresh_tokens_and_old_finished_jobs(
+    database: Database,
+) -> None:
+    tenant = await make_tenant(database)
+    other = await make_tenant(database)
+    expired = add_refresh_token(
+        database, tenant.id, tenant.admin.id, expires_in=timedelta(minutes=-1)
+    )
+    live = add_refresh_token(database, tenant.id, tenant.admin.id, expires_in=timedelta(days=1))
+    others_expired = add_refresh_token(
+        database, other.id, other.admin.id, expires_in=timedelta(minutes=-1)
+    )
+    long_ago = datetime.now(UTC) - timedelta(days=31)
+    with database.sync_session(tenant.id) as session:
+        old_job = Job(
+            tenant_id=tenant.id,
+            kind=PURGE,
+            status=JobStatus.SUCCEEDED,
+            args={},
+            attempts=1,
+            finished_at=long_ago,
+        )
+        purge = Job(tenant_id=tenant.id, kind=PURGE, status=JobStatus.QUEUED, args={}, attempts=0)
+        session.add_all([old_job, purge])
+
+    assert run_job(database, PURGE, tenant.id, purge.id) is JobStatus.SUCCEEDED
+
+    assert refresh_token_ids(database, tenant.id) == {live}
+    assert expired not in refresh_token_ids(database, tenant.id)
+    assert others_expired in refresh_token_ids(database, other.id)
+    [done] = purge_jobs(database, tenant.id)
+    assert done.id == purge.id
+    assert done.result == {"refresh_tokens": 1, "jobs": 1}
+
+
+@pytest.mark.asyncio
+async def test_the_platform_tick_purges_stale_login_failures_and_enqueues_one_purge_per_tenant(
+    settings: Settings, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+    key = f"acct:{tenant.tenant.slug}:{secrets.token_hex(4)}@example.com"
+    window = timedelta(seconds=settings.login_failure_window_seconds)
+    with database.sync_session() as session:
+        session.add_all(
+            [
+                LoginFailure(key=key, created_at=datetime.now(UTC) - window - timedelta(minutes=1)),
+                LoginFailure(key=key, created_at=datetime.now(UTC)),
+            ]
+        )
+
+    run_platform_maintenance(settings, database)
+    run_platform_maintenance(settings, database)  # a second tick while the first is pending
+
+    with database.sync_session() as session:
+        kept = list(session.scalars(select(LoginFailure.created_at).where(LoginFailure.key == key)))
+    assert len(kept) == 1
+    assert kept[0] > datetime.now(UTC) - window
+    [job] = purge_jobs(database, tenant.id)
+    assert job.status is JobStatus.QUEUED
+    assert job.requested_by is None
+    with database.sync_session() as session:
+        outbox = list(session.scalars(select(OutboxMessage).where(OutboxMessage.job_id == job.id)))
+    assert [row.actor for row in outbox] == [PURGE]
