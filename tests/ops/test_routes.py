@@ -83,3 +83,31 @@ async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) ->
 
 def _client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+def test_operation_labels_are_bounded_against_hostile_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prm.ops import metrics
+
+    monkeypatch.setattr(metrics, "_seen_operations", set())
+    monkeypatch.setattr(metrics, "MAX_OPERATION_NAMES", 3)
+    assert metrics.operation_label(None) == "anonymous"
+    assert metrics.operation_label("drop table; --") == "other"
+    assert [metrics.operation_label(f"Op{n}") for n in range(5)] == [
+        "Op0",
+        "Op1",
+        "Op2",
+        "other",
+        "other",
+    ]
+    assert metrics.operation_label("Op1") == "Op1"
+
+
+@pytest.mark.asyncio
+async def test_graphql_operations_are_counted_by_name_and_outcome(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post("/graphql", json={"query": "query HealthProbe { __typename }"})
+    body = (await client.get("/metrics")).text
+    assert 'prm_graphql_operations_total{operation="HealthProbe",outcome="ok",type="query"}' in body

@@ -8,6 +8,7 @@ convention) and `/metrics` aggregates every process.
 from __future__ import annotations
 
 import os
+import re
 import time
 
 from prometheus_client import (
@@ -51,8 +52,27 @@ JOB_LATENCY = Histogram(
 _ROUTES = {"/graphql", "/oauth/token", "/.well-known/jwks.json", "/healthz", "/readyz", "/metrics"}
 
 
+# Operation names come from clients: only well-formed ones become labels, and at most
+# MAX_OPERATION_NAMES distinct ones per process, so a hostile client cannot grow the series.
+MAX_OPERATION_NAMES = 200
+_OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_seen_operations: set[str] = set()
+
+
+def operation_label(operation: str | None) -> str:
+    if not operation:
+        return "anonymous"
+    if not _OPERATION_NAME.match(operation):
+        return "other"
+    if operation not in _seen_operations:
+        if len(_seen_operations) >= MAX_OPERATION_NAMES:
+            return "other"
+        _seen_operations.add(operation)
+    return operation
+
+
 def record_graphql(operation: str | None, op_type: str, *, ok: bool, seconds: float) -> None:
-    name = (operation or "anonymous")[:64]
+    name = operation_label(operation)
     GRAPHQL_OPERATIONS.labels(name, op_type, "ok" if ok else "error").inc()
     GRAPHQL_LATENCY.labels(name, op_type).observe(seconds)
 
