@@ -17,6 +17,7 @@ from prm.ops.logging import RequestIdMiddleware, configure_logging
 from prm.ops.metrics import HttpMetricsMiddleware
 from prm.settings import Settings, get_settings
 from prm.tenants import platform_api
+from prm.workers.runner import start_api_relay
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
@@ -27,9 +28,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owns_database:
-            await db.dispose()
+        relay = start_api_relay(settings, db) if settings.relay_outbox_in_api else None
+        try:
+            yield
+        finally:
+            if relay is not None:
+                relay.stop()
+            if owns_database:
+                await db.dispose()
 
     app = FastAPI(title="prm", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings

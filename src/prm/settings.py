@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     """Unset: PostgreSQL broker in the same database; `redis://…` or `amqp://…` otherwise."""
     worker_threads: int = 4
     outbox_poll_seconds: float = 2.0
+    relay_outbox_in_api: bool = True
+    """Each API process relays its own commits' jobs at once (the scheduler sweeps too)."""
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -17,6 +17,7 @@ from dramatiq.broker import Broker
 from prm.db.engine import Database
 from prm.settings import Settings
 from prm.workers.broker import configure_broker
+from prm.workers.outbox import OutboxRelay
 from prm.workers.process import STOP_TIMEOUT_MS, wait_for_signal
 from prm.workers.scheduler import Scheduler
 
@@ -70,3 +71,23 @@ def start_embedded_workers(
     thread = threading.Thread(target=scheduler.run, name="prm-scheduler", daemon=True)
     thread.start()
     return EmbeddedWorkers(broker=broker, worker=worker, scheduler=scheduler, thread=thread)
+
+
+@dataclass
+class ApiRelay:
+    """The outbox relay an API process runs, so a job asked for in a request reaches the
+    broker right after its commit instead of at the scheduler's next sweep."""
+
+    broker: Broker
+    relay: OutboxRelay
+
+    def stop(self) -> None:
+        self.relay.stop()
+        self.broker.close()
+
+
+def start_api_relay(settings: Settings, database: Database) -> ApiRelay:
+    broker = configure_broker(settings, database)
+    relay = OutboxRelay(database, broker, poll_seconds=settings.outbox_poll_seconds)
+    relay.start()
+    return ApiRelay(broker=broker, relay=relay)
