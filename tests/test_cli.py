@@ -68,3 +68,16 @@ def test_demo_creates_the_demo_tenant_once_and_prints_credentials(cli: CliRunner
     assert "admin@demo.example" in first.output
     assert "PARTNER_REP" in first.output
     assert "exists" in second.output
+
+
+def test_schema_export_prints_the_sdl_with_the_contract_names(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["schema", "export"])
+    assert result.exit_code == 0, result.output
+    for line in (
+        "node(id: ID!): Node",
+        "me: Viewer!",
+        "job(id: ID!): Job",
+        "inviteUser(input: InviteUserInput!): UserPayload!",
+        "createApiClient(input: CreateApiClientInput!): ApiClientPayload!",
+    ):
+        assert line in result.output
