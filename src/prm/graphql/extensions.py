@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 
 from graphql import ASTValidationRule, GraphQLError, GraphQLSyntaxError, ValidationContext
@@ -48,18 +50,6 @@ def _too_complex(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
 
     Tagged.__name__ = Tagged.__qualname__ = rule.__name__
     return Tagged
-
-
-class DepthLimit(QueryDepthLimiter):
-    def __init__(self, max_depth: int) -> None:
-        super().__init__(max_depth=max_depth)
-        self.validation_rules = [_too_complex(rule) for rule in self.validation_rules]
-
-
-class AliasLimit(MaxAliasesLimiter):
-    def __init__(self, max_alias_count: int) -> None:
-        super().__init__(max_alias_count=max_alias_count)
-        self.validation_rules = [_too_complex(rule) for rule in self.validation_rules]
 
 
 class TokenLimit(MaxTokensLimiter):
@@ -116,18 +106,36 @@ class OperationMetrics(SchemaExtension):
         )
 
 
+def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The depth and alias limits as validation rules, built once per schema: stable rule
+    classes are what lets `ValidationCache` reuse a document's validation across requests."""
+    limiters = [
+        QueryDepthLimiter(max_depth=settings.max_query_depth),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+    ]
+    return [_too_complex(rule) for limiter in limiters for rule in limiter.validation_rules]
+
+
+CACHED_DOCUMENTS = 512
+"""Distinct documents whose validation is kept (LRU, per process; graphql-core documents
+hash and compare by content). Parsing is not cached: Strawberry's `ParserCache` would
+bypass the token limit's and the error policy's handling of syntax errors."""
+
+
 def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     """Order matters on the way out: hooks exit in reverse, so `ErrorPolicy` (second)
-    sees every error last but one, and `OperationMetrics` (first) sees the final result."""
+    sees every error last but one, and `OperationMetrics` (first) sees the final result.
+    On the way in, every rule is added before `ValidationCache` validates with them."""
+    rules = limit_rules(settings)
     factories: list[Callable[[], SchemaExtension]] = [
         OperationMetrics,
         ErrorPolicy,
         lambda: TokenLimit(max_token_count=settings.max_tokens),
-        lambda: DepthLimit(max_depth=settings.max_query_depth),
-        lambda: AliasLimit(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(rules),
     ]
     if not settings.introspection:
         factories.append(DisableIntrospection)
+    factories.append(lambda: ValidationCache(maxsize=CACHED_DOCUMENTS))
     return factories
 
 
