@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.types.base import get_object_definition
@@ -68,6 +69,9 @@ def require_pk(value: str, type_name: str, *, field: str) -> uuid.UUID:
     return pk
 
 
+N = TypeVar("N", bound="Node")
+
+
 @strawberry.interface(name="Node", description="An object with an opaque global id.")
 class Node:
     pk: strawberry.Private[uuid.UUID]
@@ -76,13 +80,23 @@ class Node:
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_global_id(node_type_name(type(self)), self.pk))
 
+    @classmethod
+    def from_row(cls: type[N], row: Any, **overrides: Any) -> N:
+        """The type built from a model row: `pk` from `row.id`, every other field from the
+        row's attribute of the same name, unless given in `overrides` (for fields that are
+        converted, renamed or private)."""
+        values: dict[str, Any] = {"pk": row.id}
+        for field in dataclasses.fields(cls):
+            if field.init and field.name not in values and field.name not in overrides:
+                values[field.name] = getattr(row, field.name)
+        return cls(**values, **overrides)
+
     @property
     def node_key(self) -> str:
         """`Type:uuid`, the form the audit log stores."""
         return f"{node_type_name(type(self))}:{self.pk}"
 
 
-N = TypeVar("N", bound=Node)
 NodeLoader = Callable[[Context, uuid.UUID], Awaitable[Node | None]]
 _loaders: dict[str, NodeLoader] = {}
 _types: dict[str, type[Node]] = {}

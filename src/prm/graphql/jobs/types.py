@@ -33,17 +33,7 @@ class JobType(Node):
 
     @classmethod
     def from_model(cls, job: Job) -> JobType:
-        return cls(
-            pk=job.id,
-            kind=job.kind,
-            status=job.status,
-            attempts=job.attempts,
-            created_at=job.created_at,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
-            error=job.error,
-            result=cast("JSON | None", job.result),
-        )
+        return cls.from_row(job, result=cast("JSON | None", job.result))
 
 
 async def load_job(context: Context, pk: uuid.UUID) -> JobType | None:

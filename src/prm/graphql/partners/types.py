@@ -30,13 +30,7 @@ class PartnerTierType(Node):
 
     @classmethod
     def from_model(cls, tier: PartnerTier) -> PartnerTierType:
-        return cls(
-            pk=tier.id,
-            name=tier.name,
-            rank=tier.rank,
-            discount_percent=tier.discount_percent,
-            lead_weight=tier.lead_weight,
-        )
+        return cls.from_row(tier)
 
 
 @strawberry.type(name="Partner")
@@ -60,16 +54,10 @@ class PartnerType(Node):
 
     @classmethod
     def from_model(cls, partner: Partner) -> PartnerType:
-        return cls(
-            pk=partner.id,
-            name=partner.name,
-            status=partner.status,
-            country=partner.country,
-            region=partner.region,
+        return cls.from_row(
+            partner,
             postal_prefixes=list(partner.postal_prefixes or []),
             capabilities=list(partner.capabilities or []),
-            capacity=partner.capacity,
-            performance_score=partner.performance_score,
             tier_pk=partner.tier_id,
         )
 

@@ -28,15 +28,7 @@ class TenantType(Node):
 
     @classmethod
     def from_model(cls, tenant: Tenant) -> TenantType:
-        return cls(
-            pk=tenant.id,
-            slug=tenant.slug,
-            name=tenant.name,
-            default_currency=tenant.default_currency,
-            offer_sla_hours=tenant.offer_sla_hours,
-            deal_protection_days=tenant.deal_protection_days,
-            created_at=tenant.created_at,
-        )
+        return cls.from_row(tenant)
 
 
 @strawberry.type(name="User", description="A person who signs in: tenant staff or partner user.")
@@ -58,16 +50,8 @@ class UserType(Node):
 
     @classmethod
     def from_model(cls, user: User) -> UserType:
-        return cls(
-            pk=user.id,
-            email=user.email,
-            name=user.name,
-            roles=[Role(role) for role in user.roles],
-            active=user.active,
-            created_at=user.created_at,
-            deactivated_at=user.deactivated_at,
-            last_login_at=user.last_login_at,
-            partner_pk=user.partner_id,
+        return cls.from_row(
+            user, roles=[Role(role) for role in user.roles], partner_pk=user.partner_id
         )
 
 
@@ -82,15 +66,7 @@ class ApiClientType(Node):
 
     @classmethod
     def from_model(cls, client: ApiClient) -> ApiClientType:
-        return cls(
-            pk=client.id,
-            name=client.name,
-            client_id=client.client_id,
-            scopes=list(client.scopes),
-            created_at=client.created_at,
-            revoked_at=client.revoked_at,
-            last_used_at=client.last_used_at,
-        )
+        return cls.from_row(client, scopes=list(client.scopes))
 
 
 _PRINCIPAL_TYPES = {"user": "User", "api_client": "ApiClient"}
@@ -131,12 +107,9 @@ class AuditEntryType(Node):
 
     @classmethod
     def from_model(cls, entry: AuditEntry) -> AuditEntryType:
-        return cls(
-            pk=entry.id,
+        return cls.from_row(
+            entry,
             at=entry.created_at,
-            principal_kind=entry.principal_kind,
-            operation=entry.operation,
-            request_id=entry.request_id,
             principal_pk=entry.principal_id,
             object_keys=list(entry.object_ids or []),
         )
