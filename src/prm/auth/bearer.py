@@ -41,25 +41,24 @@ async def authenticate(
     except InvalidToken as error:
         raise Unauthenticated("invalid or expired access token") from error
     await abind_tenant(session, principal.tenant_id)
-    tenant_active = await session.scalar(
-        select(Tenant.active).where(Tenant.id == principal.tenant_id)
-    )
-    if not tenant_active:
-        raise Unauthenticated("invalid or expired access token")
     if principal.kind == "user":
-        active = await session.scalar(
-            select(User.active).where(
-                User.tenant_id == principal.tenant_id, User.id == principal.subject_id
-            )
+        subject_active = (
+            select(User.active)
+            .where(User.tenant_id == principal.tenant_id, User.id == principal.subject_id)
+            .scalar_subquery()
         )
     elif principal.kind == "api_client":
-        active = await session.scalar(
-            select(ApiClient.revoked_at.is_(None)).where(
-                ApiClient.tenant_id == principal.tenant_id, ApiClient.id == principal.subject_id
-            )
+        subject_active = (
+            select(ApiClient.revoked_at.is_(None))
+            .where(ApiClient.tenant_id == principal.tenant_id, ApiClient.id == principal.subject_id)
+            .scalar_subquery()
         )
     else:
-        active = False
+        raise Unauthenticated("invalid or expired access token")
+    # One round trip: the tenant is active and so is the subject (user, or unrevoked client).
+    active = await session.scalar(
+        select(Tenant.active & subject_active).where(Tenant.id == principal.tenant_id)
+    )
     if not active:
         raise Unauthenticated("invalid or expired access token")
     return principal
