@@ -53,6 +53,16 @@ class Partner(TenantOwned, Base):
         ),
         Index("ix_partners_tenant_status", "tenant_id", "status"),
         Index("ix_partners_tenant_tier", "tenant_id", "tier_id"),
+        Index("ix_partners_tenant_country", "tenant_id", "country", "region"),
+        Index("ix_partners_tenant_name", "tenant_id", "name", "id"),
+        Index("ix_partners_tenant_score", "tenant_id", "performance_score", "id"),
+        Index("ix_partners_capabilities", "capabilities", postgresql_using="gin"),
+        Index(
+            "ix_partners_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_nonneg"),
     )
 

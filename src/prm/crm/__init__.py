@@ -1,0 +1,1 @@
+"""Accounts, contacts, opportunities, activities (touch points), cases, campaigns."""

@@ -1,0 +1,214 @@
+"""Tables of the CRM domain.
+
+Activities carry the `account_id` of whatever they touch (set from the contact or the
+opportunity when not given), so an account's timeline across every touch point is one
+index range scan on `(tenant_id, account_id, occurred_at)`.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prm.db.base import Base, TenantOwned
+
+MONEY = Numeric(18, 4)
+
+
+def _fk(column: str, table: str, ondelete: str = "RESTRICT") -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
+    )
+
+
+class OpportunityStage(enum.StrEnum):
+    PROSPECTING = "PROSPECTING"
+    QUALIFICATION = "QUALIFICATION"
+    PROPOSAL = "PROPOSAL"
+    NEGOTIATION = "NEGOTIATION"
+    CLOSED_WON = "CLOSED_WON"
+    CLOSED_LOST = "CLOSED_LOST"
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"
+    WEB = "WEB"
+    STORE = "STORE"
+    SOCIAL = "SOCIAL"
+    CHAT = "CHAT"
+    MAIL = "MAIL"
+    MEETING = "MEETING"
+
+
+class Direction(enum.StrEnum):
+    INBOUND = "INBOUND"
+    OUTBOUND = "OUTBOUND"
+
+
+class Account(TenantOwned, Base):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        _fk("owner_id", "employees", "SET NULL (owner_id)"),
+        _fk("partner_id", "partners", "SET NULL (partner_id)"),
+        Index("ix_accounts_tenant_owner", "tenant_id", "owner_id"),
+        Index("ix_accounts_tenant_partner", "tenant_id", "partner_id"),
+        Index("ix_accounts_tenant_country", "tenant_id", "country", "region"),
+        Index("ix_accounts_tenant_normalized_name", "tenant_id", "normalized_name"),
+        Index("ix_accounts_tenant_domain", "tenant_id", "domain"),
+        Index("ix_accounts_tenant_name", "tenant_id", "name", "id"),
+        Index(
+            "ix_accounts_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(String(200))
+    normalized_name: Mapped[str] = mapped_column(String(200))
+    domain: Mapped[str | None] = mapped_column(String(253))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(100))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column()
+    partner_id: Mapped[uuid.UUID | None] = mapped_column()
+
+
+class Contact(TenantOwned, Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        _fk("account_id", "accounts", "SET NULL (account_id)"),
+        Index("ix_contacts_tenant_account", "tenant_id", "account_id"),
+        Index("ix_contacts_tenant_email", "tenant_id", func.lower(text("email"))),
+        Index("ix_contacts_tenant_last_name", "tenant_id", "last_name", "first_name", "id"),
+        Index(
+            "ix_contacts_names_trgm",
+            text("(first_name || ' ' || last_name) gin_trgm_ops"),
+            postgresql_using="gin",
+        ),
+    )
+
+    account_id: Mapped[uuid.UUID | None] = mapped_column()
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    marketing_opt_out: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    opted_out_at: Mapped[datetime | None] = mapped_column()
+
+
+class Opportunity(TenantOwned, Base):
+    __tablename__ = "opportunities"
+    __table_args__ = (
+        _fk("account_id", "accounts"),
+        _fk("owner_id", "employees", "SET NULL (owner_id)"),
+        _fk("partner_id", "partners", "SET NULL (partner_id)"),
+        CheckConstraint("amount IS NULL OR amount >= 0", name="amount_nonneg"),
+        CheckConstraint("(amount IS NULL) = (currency IS NULL)", name="amount_has_currency"),
+        CheckConstraint("probability BETWEEN 0 AND 100", name="probability_range"),
+        Index("ix_opportunities_tenant_account", "tenant_id", "account_id"),
+        Index("ix_opportunities_tenant_owner", "tenant_id", "owner_id"),
+        Index("ix_opportunities_tenant_partner", "tenant_id", "partner_id"),
+        Index("ix_opportunities_tenant_stage", "tenant_id", "stage"),
+        Index("ix_opportunities_tenant_close_date", "tenant_id", "close_date", "id"),
+        Index("ix_opportunities_tenant_amount", "tenant_id", "amount", "id"),
+        Index("ix_opportunities_tenant_closed_at", "tenant_id", "closed_at"),
+        Index("ix_opportunities_tenant_source_lead", "tenant_id", "source_lead_id"),
+        Index(
+            "ix_opportunities_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+    )
+
+    account_id: Mapped[uuid.UUID] = mapped_column()
+    name: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    stage: Mapped[OpportunityStage] = mapped_column(
+        Enum(OpportunityStage, name="opportunity_stage", native_enum=False, length=16),
+        default=OpportunityStage.PROSPECTING,
+    )
+    probability: Mapped[int] = mapped_column(Integer)
+    close_date: Mapped[date | None] = mapped_column(Date)
+    closed_at: Mapped[datetime | None] = mapped_column()
+    owner_id: Mapped[uuid.UUID | None] = mapped_column()
+    partner_id: Mapped[uuid.UUID | None] = mapped_column()
+    source_lead_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The lead it was converted from (the leads migration adds the foreign key)."""
+
+
+class Activity(TenantOwned, Base):
+    """A touch point: any interaction on any channel, with whatever it concerns."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        _fk("account_id", "accounts", "CASCADE"),
+        _fk("contact_id", "contacts", "CASCADE"),
+        _fk("opportunity_id", "opportunities", "CASCADE"),
+        _fk("actor_user_id", "users", "SET NULL (actor_user_id)"),
+        Index(
+            "ix_activities_tenant_account_at",
+            "tenant_id",
+            "account_id",
+            text("occurred_at DESC"),
+            text("id DESC"),
+        ),
+        Index(
+            "ix_activities_tenant_contact_at",
+            "tenant_id",
+            "contact_id",
+            text("occurred_at DESC"),
+            text("id DESC"),
+        ),
+        Index(
+            "ix_activities_tenant_opportunity_at",
+            "tenant_id",
+            "opportunity_id",
+            text("occurred_at DESC"),
+            text("id DESC"),
+        ),
+        Index(
+            "ix_activities_tenant_lead_at",
+            "tenant_id",
+            "lead_id",
+            text("occurred_at DESC"),
+            text("id DESC"),
+        ),
+        Index("ix_activities_tenant_at", "tenant_id", text("occurred_at DESC"), text("id DESC")),
+    )
+
+    channel: Mapped[Channel] = mapped_column(
+        Enum(Channel, name="channel", native_enum=False, length=16)
+    )
+    direction: Mapped[Direction] = mapped_column(
+        Enum(Direction, name="direction", native_enum=False, length=16)
+    )
+    summary: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column()
+    account_id: Mapped[uuid.UUID | None] = mapped_column()
+    contact_id: Mapped[uuid.UUID | None] = mapped_column()
+    opportunity_id: Mapped[uuid.UUID | None] = mapped_column()
+    lead_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The lead it concerns (the leads migration adds the foreign key)."""

@@ -1,0 +1,1 @@
+"""Employees, teams, objectives and quotas, compensation plans, reviews, training."""
