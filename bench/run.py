@@ -26,6 +26,8 @@ def _format(value: float | None, unit: str) -> str:
         return "-"
     if unit in ("rows", "count", "stmts"):
         return f"{value:,.0f}"
+    if unit == "x":
+        return f"{value:.2f}"
     return f"{value:,.1f}"
 
 
