@@ -34,12 +34,15 @@ def _format(value: float | None, unit: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=["small", "large", "all"], default="all")
+    parser.add_argument("--only", help="run just the benchmark of this name (e.g. api_reads)")
     args = parser.parse_args()
     sizes = ["small", "large"] if args.size == "all" else [args.size]
 
     results: dict[str, dict[tuple[str, str], Figure]] = {size: {} for size in sizes}
     order: list[tuple[str, str]] = []
     for module in BENCHMARKS:
+        if args.only and module.NAME != args.only:
+            continue
         for size in sizes:
             with scratch_database() as url, tempfile.TemporaryDirectory() as workdir:
                 for figure in module.run(url, size, Path(workdir)):

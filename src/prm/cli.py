@@ -221,13 +221,14 @@ def schema_export() -> None:
 @app.command()
 def bench(
     size: Annotated[str, typer.Option(help="small, large or all")] = "all",
+    only: Annotated[str | None, typer.Option(help="Run just this benchmark.")] = None,
 ) -> None:
     """Run the benchmarks under bench/ (from a source checkout) and print their figures."""
     runner = Path(__file__).resolve().parents[2] / "bench" / "run.py"
     if not runner.exists():
         typer.echo("prm: benchmarks run from a source checkout (bench/run.py)", err=True)
         raise typer.Exit(1)
-    sys.argv = [str(runner), "--size", size]
+    sys.argv = [str(runner), "--size", size, *(["--only", only] if only else [])]
     runpy.run_path(str(runner), run_name="__main__")
 
 
