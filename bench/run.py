@@ -41,7 +41,7 @@ def main() -> None:
     results: dict[str, dict[tuple[str, str], Figure]] = {size: {} for size in sizes}
     order: list[tuple[str, str]] = []
     for module in BENCHMARKS:
-        if args.only and module.NAME != args.only:
+        if args.only and args.only != module.NAME:
             continue
         for size in sizes:
             with scratch_database() as url, tempfile.TemporaryDirectory() as workdir:
