@@ -24,13 +24,18 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    literal_column,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from prm.db.base import Base, TenantOwned
 
 MONEY = Numeric(18, 4)
+NO_CLOSE_DATE = "'infinity'::date"
+"""Where opportunities without a close date sort: after every real one."""
+NO_AMOUNT = "-1::numeric"
+"""Where opportunities without an amount sort: before every real one (amounts are >= 0)."""
 
 
 def _fk(column: str, table: str, ondelete: str = "RESTRICT") -> ForeignKeyConstraint:
@@ -72,6 +77,8 @@ class Account(TenantOwned, Base):
         Index("ix_accounts_tenant_owner", "tenant_id", "owner_id"),
         Index("ix_accounts_tenant_partner", "tenant_id", "partner_id"),
         Index("ix_accounts_tenant_country", "tenant_id", "country", "region"),
+        Index("ix_accounts_tenant_region", "tenant_id", "region"),
+        Index("ix_accounts_tenant_industry", "tenant_id", "industry"),
         Index("ix_accounts_tenant_normalized_name", "tenant_id", "normalized_name"),
         Index("ix_accounts_tenant_domain", "tenant_id", "domain"),
         Index("ix_accounts_tenant_name", "tenant_id", "name", "id"),
@@ -99,11 +106,23 @@ class Contact(TenantOwned, Base):
         _fk("account_id", "accounts", "SET NULL (account_id)"),
         Index("ix_contacts_tenant_account", "tenant_id", "account_id"),
         Index("ix_contacts_tenant_email", "tenant_id", func.lower(text("email"))),
-        Index("ix_contacts_tenant_last_name", "tenant_id", "last_name", "first_name", "id"),
+        Index("ix_contacts_tenant_last_name", "tenant_id", "last_name", "id"),
+        Index(
+            "ix_contacts_tenant_opted_out",
+            "tenant_id",
+            "id",
+            postgresql_where=text("marketing_opt_out"),
+        ),
         Index(
             "ix_contacts_names_trgm",
             text("(first_name || ' ' || last_name) gin_trgm_ops"),
             postgresql_using="gin",
+        ),
+        Index(
+            "ix_contacts_email_trgm",
+            "email",
+            postgresql_using="gin",
+            postgresql_ops={"email": "gin_trgm_ops"},
         ),
     )
 
@@ -122,6 +141,7 @@ class Opportunity(TenantOwned, Base):
         _fk("account_id", "accounts"),
         _fk("owner_id", "employees", "SET NULL (owner_id)"),
         _fk("partner_id", "partners", "SET NULL (partner_id)"),
+        _fk("source_lead_id", "leads", "SET NULL (source_lead_id)"),  # added by the leads migration
         CheckConstraint("amount IS NULL OR amount >= 0", name="amount_nonneg"),
         CheckConstraint("(amount IS NULL) = (currency IS NULL)", name="amount_has_currency"),
         CheckConstraint("probability BETWEEN 0 AND 100", name="probability_range"),
@@ -131,6 +151,20 @@ class Opportunity(TenantOwned, Base):
         Index("ix_opportunities_tenant_stage", "tenant_id", "stage"),
         Index("ix_opportunities_tenant_close_date", "tenant_id", "close_date", "id"),
         Index("ix_opportunities_tenant_amount", "tenant_id", "amount", "id"),
+        Index("ix_opportunities_tenant_currency", "tenant_id", "currency", "amount"),
+        Index("ix_opportunities_tenant_name", "tenant_id", "name", "id"),
+        Index(
+            "ix_opportunities_tenant_close_date_key",
+            "tenant_id",
+            text(f"coalesce(close_date, {NO_CLOSE_DATE})"),
+            "id",
+        ),
+        Index(
+            "ix_opportunities_tenant_amount_key",
+            "tenant_id",
+            text(f"coalesce(amount, {NO_AMOUNT})"),
+            "id",
+        ),
         Index("ix_opportunities_tenant_closed_at", "tenant_id", "closed_at"),
         Index("ix_opportunities_tenant_source_lead", "tenant_id", "source_lead_id"),
         Index(
@@ -156,6 +190,14 @@ class Opportunity(TenantOwned, Base):
     partner_id: Mapped[uuid.UUID | None] = mapped_column()
     source_lead_id: Mapped[uuid.UUID | None] = mapped_column()
     """The lead it was converted from (the leads migration adds the foreign key)."""
+    close_date_key: Mapped[date] = column_property(
+        func.coalesce(close_date, literal_column(NO_CLOSE_DATE, Date))
+    )
+    """The close date as a NOT NULL sort key (keyset pages need one); indexed."""
+    amount_key: Mapped[Decimal] = column_property(
+        func.coalesce(amount, literal_column(NO_AMOUNT, MONEY))
+    )
+    """The amount as a NOT NULL sort key; indexed."""
 
 
 class Activity(TenantOwned, Base):
@@ -167,6 +209,7 @@ class Activity(TenantOwned, Base):
         _fk("contact_id", "contacts", "CASCADE"),
         _fk("opportunity_id", "opportunities", "CASCADE"),
         _fk("actor_user_id", "users", "SET NULL (actor_user_id)"),
+        _fk("lead_id", "leads", "SET NULL (lead_id)"),  # added by the leads migration
         Index(
             "ix_activities_tenant_account_at",
             "tenant_id",
@@ -196,6 +239,20 @@ class Activity(TenantOwned, Base):
             text("id DESC"),
         ),
         Index("ix_activities_tenant_at", "tenant_id", text("occurred_at DESC"), text("id DESC")),
+        Index(
+            "ix_activities_tenant_channel_at",
+            "tenant_id",
+            "channel",
+            text("occurred_at DESC"),
+            text("id DESC"),
+        ),
+        Index(
+            "ix_activities_tenant_direction_at",
+            "tenant_id",
+            "direction",
+            text("occurred_at DESC"),
+            text("id DESC"),
+        ),
     )
 
     channel: Mapped[Channel] = mapped_column(

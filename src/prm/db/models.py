@@ -3,7 +3,17 @@
 from prm.auth.models import LoginFailure, RefreshToken
 from prm.crm.models import Account, Activity, Contact, Opportunity
 from prm.db.base import Base
+from prm.deals.models import DealRegistration, ProtectionDeadline
 from prm.employees.models import Employee
+from prm.leads.import_models import LeadImport, LeadImportChunk, LeadImportError, LeadImportKey
+from prm.leads.models import (
+    DistributionRule,
+    Lead,
+    LeadEvent,
+    LeadOffer,
+    LeadScoringRule,
+    OfferDeadline,
+)
 from prm.partners.models import Partner, PartnerTier
 from prm.tenants.models import ApiClient, AuditEntry, Tenant, User
 from prm.workers.models import Job, OutboxMessage
@@ -15,13 +25,25 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Contact",
+    "DealRegistration",
+    "DistributionRule",
     "Employee",
     "Job",
+    "Lead",
+    "LeadEvent",
+    "LeadImport",
+    "LeadImportChunk",
+    "LeadImportError",
+    "LeadImportKey",
+    "LeadOffer",
+    "LeadScoringRule",
     "LoginFailure",
+    "OfferDeadline",
     "Opportunity",
     "OutboxMessage",
     "Partner",
     "PartnerTier",
+    "ProtectionDeadline",
     "RefreshToken",
     "Tenant",
     "User",

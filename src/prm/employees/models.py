@@ -15,6 +15,7 @@ class Employee(TenantOwned, Base):
     and may be linked to the User they sign in as."""
 
     __tablename__ = "employees"
+    __mapper_args__ = {"eager_defaults": True}  # updated_at comes back with the UPDATE
     __table_args__ = (
         ForeignKeyConstraint(
             ["tenant_id", "manager_id"],
@@ -40,6 +41,13 @@ class Employee(TenantOwned, Base):
             postgresql_where=text("email IS NOT NULL"),
         ),
         Index("ix_employees_tenant_team", "tenant_id", "team"),
+        Index("ix_employees_tenant_active", "tenant_id", "active"),
+        Index(
+            "ix_employees_email_trgm",
+            "email",
+            postgresql_using="gin",
+            postgresql_ops={"email": "gin_trgm_ops"},
+        ),
         Index(
             "ix_employees_name_trgm",
             "name",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,8 +31,15 @@ class PartnerStatus(enum.StrEnum):
     SUSPENDED = "SUSPENDED"
 
 
+SCORE_SORT_KEY = text("COALESCE(performance_score, '-Infinity'::double precision)")
+"""Unscored partners sort as the lowest score; the index carries the same expression."""
+TIER_SORT_KEY = text("COALESCE(tier_rank, 2147483647)")
+"""Partners without a tier sort after every tier."""
+
+
 class PartnerTier(TenantOwned, Base):
     __tablename__ = "partner_tiers"
+    __mapper_args__ = {"eager_defaults": True}  # updated_at comes back with the UPDATE
     __table_args__ = (
         Index("uq_partner_tiers_tenant_name", "tenant_id", "name", unique=True),
         CheckConstraint("discount_percent >= 0 AND discount_percent <= 100", name="discount_range"),
@@ -45,6 +54,7 @@ class PartnerTier(TenantOwned, Base):
 
 class Partner(TenantOwned, Base):
     __tablename__ = "partners"
+    __mapper_args__ = {"eager_defaults": True}  # updated_at comes back with the UPDATE
     __table_args__ = (
         ForeignKeyConstraint(
             ["tenant_id", "tier_id"],
@@ -55,7 +65,9 @@ class Partner(TenantOwned, Base):
         Index("ix_partners_tenant_tier", "tenant_id", "tier_id"),
         Index("ix_partners_tenant_country", "tenant_id", "country", "region"),
         Index("ix_partners_tenant_name", "tenant_id", "name", "id"),
-        Index("ix_partners_tenant_score", "tenant_id", "performance_score", "id"),
+        Index("ix_partners_tenant_region", "tenant_id", "region"),
+        Index("ix_partners_tenant_score", "tenant_id", SCORE_SORT_KEY, "id"),
+        Index("ix_partners_tenant_tier_rank", "tenant_id", TIER_SORT_KEY, "id"),
         Index("ix_partners_capabilities", "capabilities", postgresql_using="gin"),
         Index(
             "ix_partners_name_trgm",
@@ -79,3 +91,8 @@ class Partner(TenantOwned, Base):
     capacity: Mapped[int | None] = mapped_column(Integer)
     performance_score: Mapped[float | None] = mapped_column(Float)
     notes: Mapped[str | None] = mapped_column(Text)
+    tier_rank: Mapped[int | None] = mapped_column(Integer)
+    """A copy of the tier's rank so tier order is an index scan. Database triggers keep it
+    (migration c25ec0f047da): it follows `tier_id` and the tier's rank, whoever writes."""
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    status_changed_at: Mapped[datetime | None] = mapped_column()
