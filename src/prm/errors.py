@@ -47,7 +47,16 @@ class Conflict(DomainError):
 
 
 class Duplicate(DomainError):
+    """`existing_key` (`Type:uuid`, as the audit log writes it) names the record this one
+    would duplicate, when the caller may see it."""
+
     code = ErrorCode.DUPLICATE
+
+    def __init__(
+        self, message: str, *, field: str | None = None, existing_key: str | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.existing_key = existing_key
 
 
 class Forbidden(DomainError):

@@ -10,12 +10,13 @@ and logged with the request id (see `extensions.ErrorPolicy`).
 from __future__ import annotations
 
 import enum
+import uuid
 from typing import ClassVar
 
 import strawberry
 
 from graphql import GraphQLError
-from prm.errors import DomainError, ErrorCode
+from prm.errors import DomainError, Duplicate, ErrorCode
 
 
 class Code(enum.StrEnum):
@@ -71,10 +72,25 @@ class UserError:
         default=None, description="The input field at fault (camelCase), if one is."
     )
     message: str
+    existing_id: strawberry.ID | None = strawberry.field(
+        default=None, description="For DUPLICATE: the global id of the existing object."
+    )
 
 
 def user_error_from(error: DomainError) -> UserError:
-    return UserError(code=error.code, field=error.field, message=error.message)
+    existing_key = error.existing_key if isinstance(error, Duplicate) else None
+    if not existing_key:
+        return UserError(code=error.code, field=error.field, message=error.message)
+    from prm.graphql.relay import encode_global_id  # relay imports this module
+
+    type_name, _, pk = existing_key.partition(":")
+    existing_id = strawberry.ID(encode_global_id(type_name, uuid.UUID(pk)))
+    return UserError(
+        code=error.code,
+        field=error.field,
+        message=f"{error.message} (existing: {existing_id})",
+        existing_id=existing_id,
+    )
 
 
 def with_code(error: GraphQLError, code: Code) -> GraphQLError:

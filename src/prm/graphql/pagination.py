@@ -14,6 +14,10 @@ fast on page 1000 as on page 1, and stable while rows are inserted. `first` defa
 or a cursor that is malformed or made for another ordering is `BAD_USER_INPUT`.
 `totalCount` runs its COUNT only when selected. Forward pagination only: `hasPreviousPage`
 is true exactly when `after` was given.
+
+Resolvers that fetch pages themselves (one batched statement for the nested lists of a
+whole page of parents, e.g. `prm.graphql.crm.loaders.nested_page`) use the same pieces:
+`decode_cursor`, `order_page` (ORDER BY, keyset WHERE, LIMIT n+1) and `connection_of`.
 """
 
 from __future__ import annotations
@@ -25,11 +29,11 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from prm.db.base import TenantOwned
@@ -74,11 +78,16 @@ class OrderDirection(enum.Enum):
 @dataclass(frozen=True)
 class Ordering:
     """A sort column (or none: id order) and direction. `name` is written into cursors, so
-    a cursor from one ordering is refused by another. The column must be NOT NULL."""
+    a cursor from one ordering is refused by another. The column must be NOT NULL.
+
+    The sort key may instead be an expression (`Ordering.by_expression`), e.g. a COALESCE
+    over a nullable column that an expression index serves; `value_of` then reads the
+    same value off a row for the cursor."""
 
     name: str
-    column: InstrumentedAttribute[Any] | None = None
+    column: InstrumentedAttribute[Any] | ColumnElement[Any] | None = None
     descending: bool = False
+    value_of: Callable[[Any], Any] | None = None
 
     @classmethod
     def by(
@@ -90,6 +99,18 @@ class Ordering:
         descending = direction is OrderDirection.DESC
         name = f"{column.key if column is not None else 'id'}:{direction.value.lower()}"
         return cls(name, column, descending)
+
+    @classmethod
+    def by_expression(
+        cls,
+        name: str,
+        expression: ColumnElement[Any],
+        value_of: Callable[[Any], Any],
+        direction: OrderDirection = OrderDirection.ASC,
+    ) -> Ordering:
+        """Order by a NOT NULL SQL `expression` whose value for a row is `value_of(row)`."""
+        descending = direction is OrderDirection.DESC
+        return cls(f"{name}:{direction.value.lower()}", expression, descending, value_of)
 
 
 BY_ID = Ordering.by(None)
@@ -116,20 +137,8 @@ async def paginate(
     """One page of `statement` (a filtered `select(Model)` with no ORDER BY): one query,
     plus one COUNT if `totalCount` is selected."""
     limit = page_size(context, first)
-    model: type[M] = statement.column_descriptions[0]["entity"]
-    id_column = model.id
-    keys: list[Any] = [id_column] if order.column is None else [order.column, id_column]
-    page = statement
-    if after is not None:
-        values = _decode_cursor(after, order)
-        bound = tuple_(*keys)
-        start = tuple_(*values)
-        page = page.where(bound < start if order.descending else bound > start)
-    ordered = [key.desc() if order.descending else key.asc() for key in keys]
-    rows = list((await context.session.scalars(page.order_by(*ordered).limit(limit + 1))).all())
-    has_next = len(rows) > limit
-    rows = rows[:limit]
-    edges = [Edge(cursor=_encode_cursor(row, order), node=to_node(row)) for row in rows]
+    page = order_page(statement, order, decode_cursor(after, order), limit)
+    rows = list((await context.session.scalars(page)).all())
     counted: list[int] = []
 
     async def count() -> int:
@@ -140,6 +149,43 @@ async def paginate(
             counted.append(int(total or 0))
         return counted[0]
 
+    return connection_of(rows, limit=limit, after=after, order=order, to_node=to_node, count=count)
+
+
+def decode_cursor(after: str | None, order: Ordering) -> tuple[Any, ...] | None:
+    """The sort key an `after` cursor holds (None without one); `BAD_USER_INPUT` if it is
+    malformed or made for another ordering."""
+    return None if after is None else tuple(_decode_cursor(after, order))
+
+
+def order_page(
+    statement: Select[M], order: Ordering, after: tuple[Any, ...] | None, limit: int
+) -> Select[M]:
+    """`statement` ordered by `order`, resumed after the key `after`, with one row more
+    than `limit` (so the caller knows whether a next page exists)."""
+    model: type[M] = statement.column_descriptions[0]["entity"]
+    keys: list[Any] = [model.id] if order.column is None else [order.column, model.id]
+    if after is not None:
+        bound, start = tuple_(*keys), tuple_(*after)
+        statement = statement.where(bound < start if order.descending else bound > start)
+    ordered = [key.desc() if order.descending else key.asc() for key in keys]
+    return statement.order_by(*ordered).limit(limit + 1)
+
+
+def connection_of(
+    rows: list[M],
+    *,
+    limit: int,
+    after: str | None,
+    order: Ordering,
+    to_node: Callable[[M], T],
+    count: Callable[[], Awaitable[int]],
+) -> Connection[T]:
+    """The connection of a page fetched by `order_page` (up to `limit + 1` rows), for
+    resolvers that fetch pages themselves, e.g. one batched query for many parents."""
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    edges = [Edge(cursor=_encode_cursor(row, order), node=to_node(row)) for row in rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(
@@ -155,7 +201,7 @@ async def paginate(
 def _encode_cursor(row: TenantOwned, order: Ordering) -> str:
     key: list[Any] = [order.name]
     if order.column is not None:
-        value = getattr(row, order.column.key)
+        value = order.value_of(row) if order.value_of else getattr(row, str(order.column.key))
         key.append(value.isoformat() if isinstance(value, datetime) else _plain(value))
     key.append(str(row.id))
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
@@ -185,6 +231,8 @@ def _decode_cursor(cursor: str, order: Ordering) -> list[Any]:
 def _parse(value: Any, python_type: type[Any]) -> Any:
     if python_type is datetime:
         return datetime.fromisoformat(str(value))
+    if python_type is date:
+        return date.fromisoformat(str(value))
     if python_type in (int, float) and isinstance(value, bool):
         raise ValueError("not a number")
     return python_type(value)

@@ -8,7 +8,8 @@ Strawberry's defaults miss.
 - A bad bearer token answers 401 (`WWW-Authenticate: Bearer error="invalid_token"`,
   RFC 6750) with an `UNAUTHENTICATED` error before anything executes. A request with no
   token runs anonymously; fields that need a principal report `UNAUTHENTICATED`.
-- Malformed JSON and other transport faults: 400; a body over `max_body_bytes`: 413;
+- Malformed JSON and other transport faults: 400; a body over `max_body_bytes`: 413
+  (multipart uploads, per the GraphQL multipart request spec: over the upload cap);
   a mutation over GET: 405 with `Allow: POST`. All with a GraphQL-shaped error body.
 - The request's session is closed when the response is done.
 """
@@ -19,7 +20,7 @@ import functools
 import json
 from typing import Any
 
-from cross_web import HTTPException, StarletteRequestAdapter
+from cross_web import FormData, HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -33,6 +34,8 @@ from strawberry.types.unset import UNSET
 from prm.graphql.context import Context, get_context
 from prm.graphql.errors import Code
 from prm.graphql.schema import build_schema
+from prm.leads.import_routes import FORM_OVERHEAD, BodyTooLarge, capped_request
+from prm.leads.importing import MAX_FILE_BYTES
 from prm.settings import Settings
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -58,6 +61,19 @@ class BoundedRequestAdapter(StarletteRequestAdapter):
             chunks.append(chunk)
         return b"".join(chunks)
 
+    async def get_form_data(self) -> FormData:
+        """Multipart requests (file uploads, e.g. `importLeads`) are spooled to temporary
+        files by the form parser and capped at the upload limit, not `max_bytes`."""
+        limit = MAX_FILE_BYTES + FORM_OVERHEAD
+        declared = self._request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise HTTPException(413, f"request body exceeds {limit} bytes")
+        try:
+            form = await capped_request(self._request, limit).form(max_files=5)
+        except BodyTooLarge as error:
+            raise HTTPException(413, f"request body exceeds {limit} bytes") from error
+        return FormData(files=form, form=form)
+
 
 class PrmGraphQLRouter(GraphQLRouter[Context, None]):
     def __init__(self, schema: BaseSchema, settings: Settings) -> None:
@@ -69,6 +85,7 @@ class PrmGraphQLRouter(GraphQLRouter[Context, None]):
             context_getter=get_context,
             subscription_protocols=(),
             include_in_schema=False,
+            multipart_uploads_enabled=True,
         )
         self.request_adapter_class = functools.partial(  # type: ignore[assignment]
             BoundedRequestAdapter, max_bytes=settings.max_body_bytes
