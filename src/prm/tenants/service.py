@@ -141,6 +141,23 @@ def can_read_user(principal: Principal, user: User) -> bool:
     )
 
 
+def can_list_partner_users(principal: Principal, partner_id: uuid.UUID) -> bool:
+    """Whether `principal` may list a partner's users: an admin, or that partner's admin."""
+    if principal.has_any(Role.ADMIN):
+        return True
+    return principal.has_any(Role.PARTNER_ADMIN) and principal.partner_id == partner_id
+
+
+def _require_user_manager(principal: Principal, what: str) -> None:
+    """Admins manage every user; a partner admin its own organisation's (checked by the
+    caller against the user or partner at hand)."""
+    if principal.has_any(Role.ADMIN):
+        return
+    if principal.has_any(Role.PARTNER_ADMIN) and principal.partner_id is not None:
+        return
+    raise Forbidden(f"only an admin or a partner admin may {what}")
+
+
 def filter_users(
     statement: Select[User],
     *,
@@ -175,8 +192,16 @@ async def invite_user(
     password: str | None = None,
 ) -> User:
     """A new user of the principal's tenant. Partner roles need a partner of the tenant;
-    tenant roles take none. Without a password the user cannot sign in until one is set."""
-    _require_admin(principal, "invite users")
+    tenant roles take none. Without a password the user cannot sign in until one is set.
+    A partner admin invites only partner users of its own organisation (the default)."""
+    _require_user_manager(principal, "invite users")
+    if not principal.has_any(Role.ADMIN):
+        if role not in PARTNER_ROLES:
+            raise Forbidden("a partner admin may invite only partner users")
+        if partner_id is None:
+            partner_id = principal.partner_id
+        elif partner_id != principal.partner_id:
+            raise NotFound("no such partner", field="partnerId")
     address = normalise_email(email)
     clean_name = _clean_name(name)
     if role in PARTNER_ROLES:
@@ -219,13 +244,13 @@ async def invite_user(
 
 async def deactivate_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
     """Deactivate a user: its tokens stop working at once (the bearer check reads
-    `active`), and its refresh tokens are revoked. Idempotent."""
-    _require_admin(principal, "deactivate users")
-    user = await session.scalar(
-        select(User)
-        .where(User.tenant_id == principal.tenant_id, User.id == user_id)
-        .with_for_update()
-    )
+    `active`), and its refresh tokens are revoked. Idempotent. A partner admin reaches
+    only its own organisation's users (others are NOT_FOUND)."""
+    _require_user_manager(principal, "deactivate users")
+    statement = select(User).where(User.tenant_id == principal.tenant_id, User.id == user_id)
+    if not principal.has_any(Role.ADMIN):
+        statement = statement.where(User.partner_id == principal.partner_id)
+    user = await session.scalar(statement.with_for_update())
     if user is None:
         raise NotFound("no such user", field="id")
     if not user.active:

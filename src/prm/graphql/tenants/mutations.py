@@ -19,6 +19,7 @@ from prm.graphql.tenants.types import ApiClientType, TenantType, UserType
 from prm.tenants import service
 
 ADMIN = (Role.ADMIN,)
+USER_MANAGERS = (Role.ADMIN, Role.PARTNER_ADMIN)
 
 
 @strawberry.type
@@ -44,7 +45,12 @@ class TenantPayload(Payload):
 
 @strawberry.type
 class Mutation:
-    @mutation(UserPayload, roles=ADMIN, description="Add a user to the tenant (admins only).")
+    @mutation(
+        UserPayload,
+        roles=USER_MANAGERS,
+        description="Add a user to the tenant (admins), or to the caller's own partner "
+        "organisation (partner admins: partner roles only; partnerId defaults to its own).",
+    )
     async def invite_user(self, info: Info, input: InviteUserInput) -> UserPayload:
         partner_id = None
         if input.partner_id is not None:
@@ -60,7 +66,12 @@ class Mutation:
         )
         return UserPayload(user=UserType.from_model(user))
 
-    @mutation(UserPayload, roles=ADMIN, description="Stop a user's access at once (admins only).")
+    @mutation(
+        UserPayload,
+        roles=USER_MANAGERS,
+        description="Stop a user's access at once (admins; partner admins for their "
+        "organisation's users).",
+    )
     async def deactivate_user(self, info: Info, id: strawberry.ID) -> UserPayload:
         user = await service.deactivate_user(
             info.context.session, require_principal(info), require_pk(id, "User", field="id")
