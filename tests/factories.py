@@ -15,6 +15,7 @@ from prm.auth.passwords import hash_password, hash_secret, new_secret
 from prm.auth.principal import Principal, Role
 from prm.auth.tokens import TokenIssuer
 from prm.db.engine import Database
+from prm.employees.models import Employee
 from prm.partners.models import Partner, PartnerStatus, PartnerTier
 from prm.tenants.models import ApiClient, Tenant, User
 from prm.tenants.service import create_tenant
@@ -142,3 +143,28 @@ async def make_api_client(
         )
         session.add(client)
     return client, secret
+
+
+async def make_employee(
+    db: Database,
+    tenant_id: uuid.UUID,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    team: str | None = None,
+    manager_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+    active: bool = True,
+) -> Employee:
+    async with db.session(tenant_id) as session:
+        employee = Employee(
+            tenant_id=tenant_id,
+            name=name or unique("employee"),
+            email=email,
+            team=team,
+            manager_id=manager_id,
+            user_id=user_id,
+            active=active,
+        )
+        session.add(employee)
+    return employee

@@ -24,6 +24,11 @@ from prm.settings import Settings, get_settings
 DOMAINS: tuple[str, ...] = (
     "tenants",
     "partners",
+    "employees",
+    "crm",
+    "leads",
+    "deals",
+    "lead_imports",
     "jobs",
 )
 

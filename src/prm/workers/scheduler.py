@@ -1,4 +1,4 @@
-"""Periodic ticks: the outbox sweep and daily maintenance.
+"""Periodic ticks: the outbox sweep, lead offer and deal protection expiry, daily maintenance.
 
 Every scheduler process sweeps the outbox (relays claim rows with `SKIP LOCKED`, so
 sweeping side by side is safe) every `outbox_poll_seconds`, and sooner when a commit in
@@ -24,6 +24,8 @@ from dramatiq.broker import Broker
 from sqlalchemy import Connection, text
 
 from prm.db.engine import Database
+from prm.deals.service import expire_due_protections
+from prm.leads.offers import expire_due_offers
 from prm.settings import Settings
 from prm.workers.broker import configure_broker
 from prm.workers.maintenance import run_platform_maintenance
@@ -33,6 +35,12 @@ from prm.workers.process import STOP_TIMEOUT_MS, wait_for_signal
 log = logging.getLogger(__name__)
 
 LEADER_LOCK_KEY = 0x70726D5F7363  # "prm_sc": one scheduler leader per database
+LEAD_OFFER_EXPIRY = "lead_offer_expiry"
+LEAD_OFFER_EXPIRY_INTERVAL = timedelta(seconds=30)
+"""Offers past their deadline are expired and re-routed within this (well under a minute)."""
+DEAL_PROTECTION_EXPIRY = "deal_protection_expiry"
+DEAL_PROTECTION_EXPIRY_INTERVAL = timedelta(minutes=1)
+"""Approved deal registrations whose protection ended become EXPIRED within this."""
 
 
 @dataclass
@@ -63,7 +71,17 @@ class Scheduler:
                     "maintenance",
                     timedelta(days=1),
                     lambda: run_platform_maintenance(settings, database),
-                )
+                ),
+                Periodic(
+                    LEAD_OFFER_EXPIRY,
+                    LEAD_OFFER_EXPIRY_INTERVAL,
+                    lambda: expire_due_offers(database),
+                ),
+                Periodic(
+                    DEAL_PROTECTION_EXPIRY,
+                    DEAL_PROTECTION_EXPIRY_INTERVAL,
+                    lambda: expire_due_protections(database),
+                ),
             ]
         )
         self._wakeup = threading.Event()

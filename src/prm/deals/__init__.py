@@ -1,0 +1,1 @@
+"""Deal registration: partners register the deals they found; managers approve them."""
