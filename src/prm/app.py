@@ -12,6 +12,7 @@ from prm.auth.keys import load_keyring
 from prm.auth.tokens import TokenIssuer
 from prm.db.engine import Database
 from prm.graphql.router import graphql_router
+from prm.leads import import_routes as lead_import_routes
 from prm.ops import routes as ops_routes
 from prm.ops.logging import RequestIdMiddleware, configure_logging
 from prm.ops.metrics import HttpMetricsMiddleware
@@ -53,5 +54,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(ops_routes.router)
     app.include_router(platform_api.router)
     app.include_router(auth_routes.router)
+    app.include_router(lead_import_routes.router)
     app.include_router(graphql_router(settings))
     return app
