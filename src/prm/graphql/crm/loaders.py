@@ -21,8 +21,14 @@ from sqlalchemy import Select, Uuid, bindparam, func, null, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 from strawberry.dataloader import DataLoader
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
 from prm.auth.principal import Principal
 from prm.crm import visibility
 from prm.crm.models import Account, Activity, Contact, Opportunity
@@ -97,18 +103,33 @@ class _Page(Generic[M]):
 
 
 def selects_total_count(info: Info) -> bool:
-    """Whether the query selects `totalCount` on the field being resolved."""
-    return any(_selects(field.selections, "totalCount") for field in info.selected_fields)
+    """Whether the query selects `totalCount` on the field being resolved.
+
+    Reads the field's own AST (and the fragments it spreads) rather than
+    `info.selected_fields`, which converts the whole sub-tree: this runs once per parent
+    row of a page, so it must not cost more than the selection it inspects."""
+    raw = info._raw_info
+    return any(
+        _selects(node.selection_set, "totalCount", raw.fragments) for node in raw.field_nodes
+    )
 
 
-def _selects(selections: Sequence[Selection], name: str) -> bool:
-    for selection in selections:
-        if isinstance(selection, SelectedField) and selection.name == name:
+def _selects(
+    selection_set: SelectionSetNode | None, name: str, fragments: dict[str, FragmentDefinitionNode]
+) -> bool:
+    if selection_set is None:
+        return False
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode) and selection.name.value == name:
             return True
-        if isinstance(selection, FragmentSpread | InlineFragment) and _selects(
-            selection.selections, name
+        if isinstance(selection, InlineFragmentNode) and _selects(
+            selection.selection_set, name, fragments
         ):
             return True
+        if isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None and _selects(fragment.selection_set, name, fragments):
+                return True
     return False
 
 
