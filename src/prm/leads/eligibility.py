@@ -56,6 +56,14 @@ def _expr(value: Value, type_: Any = String()) -> ColumnElement[Any]:
     return cast(literal(value, type_), type_)
 
 
+# Aliases are built once: constructing one per call costs more than the query it serves
+# (each builds an adapter); every use sits in its own subquery scope, so sharing is safe.
+_TIER = aliased(PartnerTier, name="eligible_tier")
+_OFFERED = aliased(LeadOffer, name="earlier_offer")
+_RULE = aliased(DistributionRule, name="lead_rule")
+_CLAIMER = aliased(Partner, name="claimer")
+
+
 def covers_lead(
     *,
     country: Value,
@@ -74,7 +82,7 @@ def covers_lead(
     prefix = (
         func.unnest(partner.postal_prefixes).table_valued("value").render_derived(name="prefix")
     )
-    tier = aliased(PartnerTier)
+    tier = _TIER
     tier_rank = (
         select(tier.rank)
         .where(tier.tenant_id == partner.tenant_id, tier.id == partner.tier_id)
@@ -135,7 +143,7 @@ def below_capacity(partner: Any = Partner) -> ColumnElement[bool]:
 
 def offer_conditions(lead_id: uuid.UUID, partner: Any = Partner) -> ColumnElement[bool]:
     """Below capacity, and never offered this lead (so re-routing moves on)."""
-    offered = aliased(LeadOffer)
+    offered = _OFFERED
     return and_(
         below_capacity(partner),
         ~exists().where(
@@ -149,8 +157,7 @@ def offer_conditions(lead_id: uuid.UUID, partner: Any = Partner) -> ColumnElemen
 def partner_may_claim(partner_id: uuid.UUID) -> ColumnElement[bool]:
     """For a pooled `Lead` row: the partner is eligible under the lead's rule (a lead whose
     rule was deleted keeps the territory condition only)."""
-    rule = aliased(DistributionRule)
-    me = aliased(Partner)
+    rule, me = _RULE, _CLAIMER
     rule_capabilities = (
         select(rule.capabilities)
         .where(rule.tenant_id == Lead.tenant_id, rule.id == Lead.rule_id)

@@ -38,7 +38,7 @@ from prm.errors import DomainError, ErrorCode, NotFound
 from prm.leads.eligibility import below_capacity, partner_may_claim
 from prm.leads.history import record_event
 from prm.leads.models import Lead, LeadEvent, LeadStatus
-from prm.leads.visibility import get_lead, lead_visible, require_partner
+from prm.leads.visibility import lead_visible, require_partner
 from prm.partners.models import Partner, PartnerStatus
 
 CLAIMED = "CLAIMED"
@@ -76,7 +76,8 @@ def claim_lead(session: Session, principal: Principal, lead_id: uuid.UUID) -> Le
     )
     if claimed is None:
         raise _explain(session, principal, partner_id, lead_id, me)
-    lead = get_lead(session, principal, lead_id)
+    # Just claimed by the caller's partner, so visible to it: no visibility query needed.
+    lead = session.get_one(Lead, (tenant_id, lead_id), populate_existing=True)
     record_event(
         session,
         principal,
