@@ -87,7 +87,7 @@ def running_server(owner_url: str, data_dir: Path, *, workers: int = 1) -> Itera
         [
             sys.executable, "-m", "uvicorn", "prm.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--no-access-log", "--log-level", "warning",
+            "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "120",
         ],
         env=env,
     )  # fmt: skip
