@@ -470,10 +470,7 @@ async def test_convert_lead_creates_account_contact_and_opportunity_with_the_par
             "amount": {"amount": "900", "currency": "EUR"},
         },
     }
-    early = await gql(client, CONVERT, variables, headers=auth)
-    assert early["data"]["convertLead"]["errors"] == [{"code": "INVALID_TRANSITION", "field": "id"}]
-    for status in ("WORKING", "QUALIFIED"):
-        await gql(client, STATUS, {"id": lead_id, "status": status}, headers=auth)
+    await gql(client, STATUS, {"id": lead_id, "status": "WORKING"}, headers=auth)
     body = await gql(client, CONVERT, variables, headers=auth)
     result = body["data"]["convertLead"]
     assert result["errors"] == []
@@ -485,6 +482,21 @@ async def test_convert_lead_creates_account_contact_and_opportunity_with_the_par
     assert result["opportunity"]["partner"]["id"] == gid("Partner", partner_id)
     again = await gql(client, CONVERT, variables, headers=auth)
     assert again["data"]["convertLead"]["errors"][0]["code"] == "INVALID_TRANSITION"
+
+
+@pytest.mark.asyncio
+async def test_a_lead_not_held_by_a_partner_cannot_be_converted(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+    lead, admin, _ = await held_lead(database, tenant.id)
+    auth = headers(app, admin)
+    lead_id = gid("Lead", lead.id)
+    await gql(client, STATUS, {"id": lead_id, "status": "LOST"}, headers=auth)
+    body = await gql(
+        client, CONVERT, {"id": lead_id, "input": {"opportunityName": "Too late"}}, headers=auth
+    )
+    assert body["data"]["convertLead"]["errors"] == [{"code": "INVALID_TRANSITION", "field": "id"}]
 
 
 # Rules and scoring ---------------------------------------------------------------------

@@ -10,8 +10,9 @@ are validated exactly like records made through the CRM API.
 Matching and creating act for the tenant (`Principal.system`), not as the caller: a
 partner user sees only its partner's accounts, and matching must see the tenant's
 customer, not create a second copy of it. New records belong to the holding partner.
-Who may convert: the holding partner's users, admins and managers. Only a QUALIFIED lead
-converts (ACCEPTED → WORKING → QUALIFIED → CONVERTED); else `INVALID_TRANSITION`.
+Who may convert: the holding partner's users, admins and managers. A held lead converts
+from ACCEPTED, WORKING or QUALIFIED (a deal may materialise before anyone records the
+intermediate steps); any other status is `INVALID_TRANSITION`.
 """
 
 from __future__ import annotations
@@ -42,11 +43,15 @@ class Conversion:
     opportunity: Opportunity
 
 
-def _lock_qualified(session: Session, principal: Principal, lead_id: uuid.UUID) -> Lead:
+CONVERTIBLE = frozenset({LeadStatus.ACCEPTED, LeadStatus.WORKING, LeadStatus.QUALIFIED})
+
+
+def _lock_convertible(session: Session, principal: Principal, lead_id: uuid.UUID) -> Lead:
     lead = lead_for_work(session, principal, lead_id)
-    if lead.status is not LeadStatus.QUALIFIED:
+    if lead.status not in CONVERTIBLE:
         raise invalid_transition(
-            f"only a QUALIFIED lead converts; this one is {lead.status.value}", field="id"
+            f"a {lead.status.value} lead cannot be converted; it must be held (accepted)",
+            field="id",
         )
     return lead
 
@@ -85,7 +90,7 @@ async def convert_lead(
     close_date: date | None = None,
 ) -> Conversion:
     name = required_text(opportunity_name, field="opportunityName")
-    lead = await session.run_sync(_lock_qualified, principal, lead_id)
+    lead = await session.run_sync(_lock_convertible, principal, lead_id)
     tenant = Principal.system(principal.tenant_id)
     company = required_text(account_name or lead.company_name, field="accountName")
     domain = lead.email_domain if lead.email_domain not in FREE_MAIL else None
