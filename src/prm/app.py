@@ -14,6 +14,7 @@ from prm.db.engine import Database
 from prm.graphql.router import graphql_router
 from prm.leads import import_routes as lead_import_routes
 from prm.ops import routes as ops_routes
+from prm.ops.disconnects import ClientDisconnectGuard
 from prm.ops.logging import RequestIdMiddleware, configure_logging
 from prm.ops.metrics import HttpMetricsMiddleware
 from prm.settings import Settings, get_settings
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.schema_heads = ops_routes.expected_heads()
     # The last added is outermost: the request id exists before anything logs or measures.
+    app.add_middleware(ClientDisconnectGuard)
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     # Routers: each domain contributes its own (auth, graphql, ops).

@@ -111,3 +111,33 @@ async def test_graphql_operations_are_counted_by_name_and_outcome(
     await client.post("/graphql", json={"query": "query HealthProbe { __typename }"})
     body = (await client.get("/metrics")).text
     assert 'prm_graphql_operations_total{operation="HealthProbe",outcome="ok",type="query"}' in body
+
+
+@pytest.mark.asyncio
+async def test_a_client_leaving_mid_request_is_not_a_server_error(app: FastAPI) -> None:
+    """The body never arrives: the app must end quietly, not raise out of the ASGI call."""
+    messages = iter([{"type": "http.disconnect"}])
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1234),
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+    }
+    await app(scope, receive, send)  # raises ClientDisconnect without the guard
+    assert not any(m.get("status") == 500 for m in sent)

@@ -43,6 +43,9 @@ GRAPHQL_LATENCY = Histogram(
     ["operation", "type"],
     buckets=LATENCY_BUCKETS,
 )
+CLIENT_DISCONNECTS = Counter(
+    "prm_client_disconnects_total", "Requests whose client left before the body was read"
+)
 JOBS = Counter("prm_jobs_total", "Jobs run by kind and outcome", ["kind", "outcome"])
 JOB_LATENCY = Histogram(
     "prm_job_duration_seconds", "Job run time by kind", ["kind"], buckets=LATENCY_BUCKETS
