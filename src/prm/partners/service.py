@@ -116,7 +116,7 @@ def filter_partners(
 
 
 def readable_tiers(principal: Principal) -> Select[PartnerTier]:
-    """The tenant's tiers, best (lowest rank) first."""
+    """The tenant's tiers by rank, ascending (a higher rank is a higher tier)."""
     return (
         select(PartnerTier)
         .where(PartnerTier.tenant_id == principal.tenant_id)

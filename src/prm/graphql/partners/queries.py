@@ -70,7 +70,9 @@ def _filtered(statement: Select[Partner], filter: PartnerFilter | None) -> Selec
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The partner programme's tiers, best (lowest rank) first.")
+    @strawberry.field(
+        description="The partner programme's tiers by rank, ascending (a higher rank is a higher tier: rules' `minTierRank` admits ranks at or above it)."
+    )
     async def partner_tiers(self, info: Info) -> list[PartnerTierType]:
         principal = require_principal(info)
         rows = await info.context.session.scalars(service.readable_tiers(principal))
