@@ -7,6 +7,7 @@ one machine share the file; across machines set `PRM_JWT_PRIVATE_KEY`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,9 +60,8 @@ def _load_or_create(path: Path) -> SigningKey:
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
     try:
-        os.link(tmp, path)  # atomic, and the first process to create it wins
-    except FileExistsError:
-        pass
+        with contextlib.suppress(FileExistsError):  # another process created it first
+            os.link(tmp, path)  # atomic: the first process to create the key wins
     finally:
         tmp.unlink(missing_ok=True)
     return _import(path.read_bytes())

@@ -48,7 +48,7 @@ class _StderrHandler(logging.StreamHandler):
 
     @stream.setter
     def stream(self, _: Any) -> None:
-        pass
+        """Ignored: the stream is always the current `sys.stderr`."""
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:

@@ -23,8 +23,9 @@ def wait_for_signal() -> None:
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        # Wake every second so the main thread runs signal handlers promptly.
         while not stop.wait(1.0):
-            pass
+            continue
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
