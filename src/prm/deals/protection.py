@@ -9,7 +9,7 @@ expire) no longer holds it back: routing goes on by the rules.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -18,9 +18,9 @@ from prm.auth.principal import Principal
 from prm.deals.service import protected_partner_of_lead
 from prm.leads.eligibility import below_capacity
 from prm.leads.history import change_status
-from prm.leads.models import Lead, LeadOffer, LeadStatus, OfferDeadline, OfferStatus
+from prm.leads.models import Lead, LeadOffer, LeadStatus
+from prm.leads.routing import offer_to
 from prm.partners.models import Partner, PartnerStatus
-from prm.tenants.models import Tenant
 
 PROTECTED_NOTE = "protected by an approved deal registration"
 
@@ -67,28 +67,5 @@ def route_to_protected_partner(
             at=now,
         )
         return True
-    hours = session.scalar(select(Tenant.offer_sla_hours).where(Tenant.id == lead.tenant_id))
-    offer = LeadOffer(
-        tenant_id=lead.tenant_id,
-        lead_id=lead.id,
-        partner_id=partner_id,
-        status=OfferStatus.PENDING,
-        offered_at=now,
-        expires_at=now + timedelta(hours=int(hours or 48)),
-    )
-    session.add(offer)
-    session.flush()
-    session.add(
-        OfferDeadline(tenant_id=lead.tenant_id, offer_id=offer.id, expires_at=offer.expires_at)
-    )
-    change_status(
-        session,
-        actor,
-        lead,
-        LeadStatus.OFFERED,
-        "OFFERED",
-        partner_id=partner_id,
-        note=PROTECTED_NOTE,
-        at=now,
-    )
+    offer_to(session, actor, lead, partner_id, None, now, note=PROTECTED_NOTE)
     return True

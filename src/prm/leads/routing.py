@@ -155,8 +155,9 @@ def clear_deadline(session: Session, tenant_id: uuid.UUID, offer_id: uuid.UUID) 
     ).delete(synchronize_session=False)
 
 
-def _sla_hours(session: Session, lead: Lead, rule: DistributionRule) -> int:
-    if rule.offer_sla_hours:
+def _sla_hours(session: Session, lead: Lead, rule: DistributionRule | None) -> int:
+    """The rule's SLA, else the tenant's default."""
+    if rule is not None and rule.offer_sla_hours:
         return rule.offer_sla_hours
     hours = session.scalar(select(Tenant.offer_sla_hours).where(Tenant.id == lead.tenant_id))
     return int(hours or 48)
@@ -167,14 +168,18 @@ def offer_to(
     actor: Principal,
     lead: Lead,
     partner_id: uuid.UUID,
-    rule: DistributionRule,
+    rule: DistributionRule | None,
     now: datetime,
+    *,
+    note: str | None = None,
 ) -> LeadOffer:
+    """Offer `lead` to one partner: the PENDING offer, its deadline, the lead OFFERED.
+    Without a rule (a protected deal's partner) the tenant's default SLA applies."""
     offer = LeadOffer(
         tenant_id=lead.tenant_id,
         lead_id=lead.id,
         partner_id=partner_id,
-        rule_id=rule.id,
+        rule_id=rule.id if rule is not None else None,
         status=OfferStatus.PENDING,
         offered_at=now,
         expires_at=now + timedelta(hours=_sla_hours(session, lead, rule)),
@@ -191,7 +196,7 @@ def offer_to(
         LeadStatus.OFFERED,
         "OFFERED",
         partner_id=partner_id,
-        note=f"rule {rule.name}",
+        note=note if note is not None else f"rule {rule.name}" if rule is not None else None,
         at=now,
     )
     return offer
