@@ -234,30 +234,19 @@ def route_lead(
             change_status(
                 session, actor, lead, LeadStatus.POOLED, "POOLED", note=f"rule {rule.name}", at=now
             )
-        else:
-            change_status(
-                session,
-                actor,
-                lead,
-                LeadStatus.UNROUTABLE,
-                "UNROUTABLE",
-                note=f"rule {rule.name}: no eligible partner",
-                at=now,
-            )
+            return lead
+    elif (partner_id := choose_partner(session, lead, rule)) is not None:
+        offer_to(session, actor, lead, partner_id, rule, now)
         return lead
-    partner_id = choose_partner(session, lead, rule)
-    if partner_id is None:
-        change_status(
-            session,
-            actor,
-            lead,
-            LeadStatus.UNROUTABLE,
-            "UNROUTABLE",
-            note=f"rule {rule.name}: no eligible partner",
-            at=now,
-        )
-        return lead
-    offer_to(session, actor, lead, partner_id, rule, now)
+    change_status(
+        session,
+        actor,
+        lead,
+        LeadStatus.UNROUTABLE,
+        "UNROUTABLE",
+        note=f"rule {rule.name}: no eligible partner",
+        at=now,
+    )
     return lead
 
 
