@@ -1,6 +1,20 @@
 """Imports every domain's models, so `Base.metadata` is complete (Alembic, tests)."""
 
 from prm.auth.models import LoginFailure, RefreshToken
+from prm.catalog.models import (
+    BundleItem,
+    PriceBook,
+    PriceBookEntry,
+    Product,
+    ProductOptionChoice,
+    ProductOptionGroup,
+    Promotion,
+    Quote,
+    QuoteCounter,
+    QuoteLine,
+    StockAllocation,
+    StockLevel,
+)
 from prm.crm.models import Account, Activity, Contact, Opportunity
 from prm.db.base import Base
 from prm.deals.models import DealRegistration, ProtectionDeadline
@@ -24,6 +38,7 @@ __all__ = [
     "ApiClient",
     "AuditEntry",
     "Base",
+    "BundleItem",
     "Contact",
     "DealRegistration",
     "DistributionRule",
@@ -43,8 +58,19 @@ __all__ = [
     "OutboxMessage",
     "Partner",
     "PartnerTier",
+    "PriceBook",
+    "PriceBookEntry",
+    "Product",
+    "ProductOptionChoice",
+    "ProductOptionGroup",
+    "Promotion",
     "ProtectionDeadline",
+    "Quote",
+    "QuoteCounter",
+    "QuoteLine",
     "RefreshToken",
+    "StockAllocation",
+    "StockLevel",
     "Tenant",
     "User",
 ]

@@ -29,6 +29,12 @@ DOMAINS: tuple[str, ...] = (
     "leads",
     "deals",
     "lead_imports",
+    "products",
+    "price_books",
+    "promotions",
+    "pricing",
+    "quotes",
+    "stock",
     "jobs",
 )
 

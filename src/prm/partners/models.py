@@ -76,6 +76,10 @@ class Partner(TenantOwned, Base):
             postgresql_ops={"name": "gin_trgm_ops"},
         ),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_nonneg"),
+        CheckConstraint(
+            "discount_percent IS NULL OR (discount_percent >= 0 AND discount_percent <= 100)",
+            name="discount_range",
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(200))
@@ -90,6 +94,9 @@ class Partner(TenantOwned, Base):
     capabilities: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
     capacity: Mapped[int | None] = mapped_column(Integer)
     performance_score: Mapped[float | None] = mapped_column(Float)
+    discount_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    """The partner's own discount on every price (the PARTNER pricing step), on top of its
+    tier's."""
     notes: Mapped[str | None] = mapped_column(Text)
     tier_rank: Mapped[int | None] = mapped_column(Integer)
     """A copy of the tier's rank so tier order is an index scan. Database triggers keep it

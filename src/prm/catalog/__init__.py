@@ -1,0 +1,1 @@
+"""Catalog: products, price books, promotions, pricing, quotes and availability."""
