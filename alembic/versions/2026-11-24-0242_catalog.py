@@ -83,6 +83,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_products")),
     )
+    op.create_index("ix_products_tenant_name", "products", ["tenant_id", "name", "id"])
     op.create_index(
         "ix_products_tenant_active_name",
         "products",

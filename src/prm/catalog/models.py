@@ -52,6 +52,7 @@ class Product(TenantOwned, Base):
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         Index("uq_products_tenant_sku", "tenant_id", text("lower(sku)"), unique=True),
+        Index("ix_products_tenant_name", "tenant_id", "name", "id"),
         Index("ix_products_tenant_active_name", "tenant_id", "active", "name", "id"),
         Index("ix_products_tenant_family_name", "tenant_id", "family", "name", "id"),
         Index(
