@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -124,6 +125,27 @@ async def test_a_duplicate_account_is_reported_with_the_existing_id(
     allowed = await create(client, headers, name="ACME Corp", allowDuplicate=True)
     assert allowed["errors"] == []
     assert await account_count(database, tenant) == 2
+
+
+@pytest.mark.asyncio
+async def test_racing_creates_of_one_company_make_one_account(
+    client: httpx.AsyncClient, app: FastAPI, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+    headers = bearer(app.state.issuer, tenant.admin)
+
+    payloads = await asyncio.gather(
+        *(
+            create(client, headers, name=f"Racing Widgets {suffix}")
+            for suffix in ("Inc.", "LLC", "Ltd", "GmbH", "Corp", "Co.")
+        )
+    )
+
+    created = [p for p in payloads if not p["errors"]]
+    refused = [p["errors"][0]["code"] for p in payloads if p["errors"]]
+    assert len(created) == 1
+    assert refused == ["DUPLICATE"] * 5
+    assert await account_count(database, tenant) == 1
 
 
 @pytest.mark.asyncio

@@ -28,6 +28,7 @@ from prm.crm.fields import (
 )
 from prm.crm.models import Account, Opportunity
 from prm.crm.visibility import readable_accounts, require_manager, require_writer
+from prm.db.locks import LockSpace, lock_keys
 from prm.errors import Conflict, Duplicate, InvalidInput, NotFound
 
 LEGAL_SUFFIXES = frozenset(
@@ -129,6 +130,17 @@ async def find_duplicate_account(
     return found
 
 
+async def lock_account_keys(
+    session: AsyncSession, principal: Principal, normalized_name: str, domain: str | None
+) -> None:
+    """Serialise creations of accounts with the same name or domain, so two racing
+    requests cannot both pass the duplicate check."""
+    keys = [f"{principal.tenant_id}:account-name:{normalized_name}"]
+    if domain is not None:
+        keys.append(f"{principal.tenant_id}:account-domain:{domain}")
+    await lock_keys(session, LockSpace.CRM_DUPLICATE, keys)
+
+
 async def create_account(
     session: AsyncSession,
     principal: Principal,
@@ -163,6 +175,7 @@ async def create_account(
         partner_id=await partner_for_write(session, principal, partner_id),
     )
     if not allow_duplicate:
+        await lock_account_keys(session, principal, normalized, clean_domain)
         existing = await find_duplicate_account(
             session, principal, normalized_name=normalized, domain=clean_domain
         )

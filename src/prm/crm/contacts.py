@@ -15,6 +15,7 @@ from prm.crm.accounts import get_account
 from prm.crm.fields import email_address, like_pattern, optional_text, required_text
 from prm.crm.models import Contact
 from prm.crm.visibility import is_staff, readable_contacts, require_manager, require_writer
+from prm.db.locks import LockSpace, lock_keys
 from prm.errors import Duplicate, InvalidInput, NotFound
 
 MAX_PERSON_NAME = 100
@@ -118,6 +119,11 @@ async def create_contact(
         ).id
     _set_opt_out(contact, marketing_opt_out)
     if contact.email and not allow_duplicate:
+        await lock_keys(
+            session,
+            LockSpace.CRM_DUPLICATE,
+            [f"{principal.tenant_id}:contact-email:{contact.email.lower()}"],
+        )
         existing = await find_duplicate_contact(session, principal, contact.email)
         if existing is not None:
             raise Duplicate(

@@ -43,6 +43,7 @@ from prm.auth.principal import Principal
 from prm.crm.accounts import normalise_account_name
 from prm.crm.models import Account, Opportunity, OpportunityStage
 from prm.db.engine import Database
+from prm.db.locks import LockSpace, lock_keys_sync
 from prm.deals.models import (
     LIVE_STATUSES,
     DealRegistration,
@@ -152,14 +153,10 @@ def _lock_keys(
     session: Session, tenant_id: uuid.UUID, normalized_company: str, match_domain: str | None
 ) -> None:
     """Serialise registrations and approvals touching the same company name or domain."""
-    keys = sorted(
-        {f"{tenant_id}:company:{normalized_company}"}
-        | ({f"{tenant_id}:domain:{match_domain}"} if match_domain else set())
-    )
-    for key in keys:
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7301120002))"), {"key": key}
-        )
+    keys = [f"{tenant_id}:company:{normalized_company}"]
+    if match_domain:
+        keys.append(f"{tenant_id}:domain:{match_domain}")
+    lock_keys_sync(session, LockSpace.DEAL_COMPANY, keys)
 
 
 def find_conflicts(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from prm.auth.principal import Principal
 from prm.db.ids import new_id
+from prm.db.locks import LockSpace, lock_keys_sync
 from prm.errors import DomainError, InvalidInput
 from prm.leads.capture import FREE_MAIL
 from prm.leads.fields import LeadFields, normalise_lead
@@ -354,10 +355,7 @@ def run_import(session: Session, principal: Principal, *, import_id: str) -> dic
     if record is None:
         raise InvalidInput("no such lead import", field="import_id")
     session.execute(text(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"))
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7301120003))"),
-        {"key": f"{principal.tenant_id}:lead-import"},
-    )
+    lock_keys_sync(session, LockSpace.LEAD_IMPORT, [f"{principal.tenant_id}:lead-import"])
     progress = _Progress(session.get_bind(), record)  # type: ignore[arg-type]
     timings: dict[str, float] = {}
     started = time.perf_counter()
