@@ -1,0 +1,1 @@
+"""Stock levels, partner allocations and availability in the GraphQL API."""
