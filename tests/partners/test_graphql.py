@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -786,3 +787,62 @@ async def test_statements_per_partner_page_do_not_grow_with_the_page_size(
     assert counts[5] == counts[50]
     # tenant scope + token check (2) + page + count + tiers + user pages + user counts
     assert counts[50] <= 8
+
+
+# The partner's own discount ------------------------------------------------------------
+
+DISCOUNT = "partner { id discountPercent } errors { code field message }"
+CREATE_DISCOUNTED = f"""mutation ($input: CreatePartnerInput!) {{
+  createPartner(input: $input) {{ {DISCOUNT} }} }}"""
+UPDATE_DISCOUNT = f"""mutation ($id: ID!, $input: UpdatePartnerInput!) {{
+  updatePartner(id: $id, input: $input) {{ {DISCOUNT} }} }}"""
+
+
+@pytest.mark.asyncio
+async def test_a_partner_has_its_own_discount_from_0_to_100_percent(
+    client: httpx.AsyncClient, app: FastAPI, database: Database
+) -> None:
+    cast = await make_cast(database)
+    admin = Caller(client, app, cast.admin)
+    created = (await admin(CREATE_DISCOUNTED, input={"name": "Acme", "discountPercent": "7.5"}))[
+        "data"
+    ]["createPartner"]
+    assert created["errors"] == []
+    assert created["partner"]["discountPercent"] == "7.50"
+    partner_id = created["partner"]["id"]
+    plain = (await admin(CREATE_DISCOUNTED, input={"name": "Plain"}))["data"]["createPartner"]
+    assert plain["partner"]["discountPercent"] is None
+
+    for value, shown in [("100", "100.00"), ("0", "0.00"), ("12.25", "12.25"), (None, None)]:
+        changed = (await admin(UPDATE_DISCOUNT, id=partner_id, input={"discountPercent": value}))[
+            "data"
+        ]["updatePartner"]
+        assert changed["errors"] == []
+        assert changed["partner"]["discountPercent"] == shown
+    await admin(UPDATE_DISCOUNT, id=partner_id, input={"discountPercent": "5"})
+
+    # the partner's own users see it
+    mine = gid("Partner", cast.partner)
+    await admin(UPDATE_DISCOUNT, id=mine, input={"discountPercent": "3"})
+    body = await Caller(client, app, cast.partner_rep)(
+        "query ($id: ID!) { node(id: $id) { ... on Partner { discountPercent } } }", id=mine
+    )
+    assert body["data"]["node"] == {"discountPercent": "3.00"}
+
+    count = await partner_count(database, cast.tenant)
+    operations = await audit_operations(database, cast.tenant)
+    for bad in ("100.01", "-0.5", "1.234", "NaN"):
+        refused = (await admin(CREATE_DISCOUNTED, input={"name": "Bad", "discountPercent": bad}))[
+            "data"
+        ]["createPartner"]
+        assert (refused["partner"], errors_of(refused)) == (None, [("INVALID", "discountPercent")])
+        refused = (
+            await admin(UPDATE_DISCOUNT, id=partner_id, input={"name": "X", "discountPercent": bad})
+        )["data"]["updatePartner"]
+        assert (refused["partner"], errors_of(refused)) == (None, [("INVALID", "discountPercent")])
+    assert await partner_count(database, cast.tenant) == count
+    assert await audit_operations(database, cast.tenant) == operations
+    async with database.session(cast.tenant.id) as session:
+        row = await session.scalar(select(Partner).where(Partner.name == "Acme"))
+        assert row is not None
+        assert row.discount_percent == Decimal("5.00")

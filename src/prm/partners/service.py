@@ -63,6 +63,7 @@ class PartnerChanges(TypedDict, total=False):
     postal_prefixes: Sequence[str] | None
     capabilities: Sequence[str] | None
     capacity: int | None
+    discount_percent: Decimal | None
     notes: str | None
 
 
@@ -199,6 +200,11 @@ def _discount(value: Decimal) -> Decimal:
     return _decimal(value, field="discountPercent", high=Decimal(100), places=2)
 
 
+def _partner_discount(value: Decimal | None) -> Decimal | None:
+    """A partner's own discount (the PARTNER pricing step): none, or 0 to 100."""
+    return None if value is None else _discount(value)
+
+
 def _lead_weight(value: Decimal) -> Decimal:
     return _decimal(value, field="leadWeight", high=MAX_LEAD_WEIGHT, places=3)
 
@@ -298,9 +304,11 @@ async def create_partner(
     postal_prefixes: Sequence[str] = (),
     capabilities: Sequence[str] = (),
     capacity: int | None = None,
+    discount_percent: Decimal | None = None,
     notes: str | None = None,
 ) -> Partner:
-    """A partner organisation; it may start in any status (ONBOARDING by default)."""
+    """A partner organisation; it may start in any status (ONBOARDING by default).
+    `discount_percent` is its own discount on every price, on top of its tier's."""
     _require_admin(principal)
     partner = Partner(
         tenant_id=principal.tenant_id,
@@ -315,6 +323,7 @@ async def create_partner(
         ),
         capabilities=_items(capabilities, limit=MAX_CAPABILITY, field="capabilities", upper=False),
         capacity=_capacity(capacity),
+        discount_percent=_partner_discount(discount_percent),
         notes=_optional_text(notes, limit=MAX_NOTES, field="notes"),
     )
     if tier_id is not None:
@@ -374,6 +383,8 @@ async def update_partner(
         )
     if "capacity" in changes:
         partner.capacity = _capacity(changes["capacity"])
+    if "discount_percent" in changes:
+        partner.discount_percent = _partner_discount(changes["discount_percent"])
     if "notes" in changes:
         partner.notes = _optional_text(changes["notes"], limit=MAX_NOTES, field="notes")
     await session.flush()

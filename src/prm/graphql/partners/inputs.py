@@ -40,6 +40,11 @@ class CreatePartnerInput:
     postal_prefixes: list[str] | None = None
     capabilities: list[str] | None = None
     capacity: int | None = strawberry.field(default=None, description="Not negative.")
+    discount_percent: Decimal | None = strawberry.field(
+        default=None,
+        description="Its own discount on every price, on top of its tier's: 0 to 100, two "
+        "decimals.",
+    )
     notes: str | None = strawberry.field(default=None, description="Seen by tenant staff only.")
 
 
@@ -56,6 +61,7 @@ class UpdatePartnerInput:
     postal_prefixes: list[str] | None = strawberry.UNSET
     capabilities: list[str] | None = strawberry.UNSET
     capacity: int | None = strawberry.UNSET
+    discount_percent: Decimal | None = strawberry.UNSET
     notes: str | None = strawberry.UNSET
 
 

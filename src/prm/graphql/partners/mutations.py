@@ -90,6 +90,7 @@ class Mutation:
             postal_prefixes=input.postal_prefixes or (),
             capabilities=input.capabilities or (),
             capacity=input.capacity,
+            discount_percent=input.discount_percent,
             notes=input.notes,
         )
         return PartnerPayload(partner=PartnerType.from_model(partner))
@@ -112,6 +113,7 @@ class Mutation:
             "postal_prefixes",
             "capabilities",
             "capacity",
+            "discount_percent",
             "notes",
         )
         if changes.get("tier_id") is not None:

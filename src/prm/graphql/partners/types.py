@@ -51,6 +51,9 @@ class PartnerType(Node):
     postal_prefixes: list[str]
     capabilities: list[str]
     capacity: int | None = strawberry.field(description="Open leads it can hold at once.")
+    discount_percent: Decimal | None = strawberry.field(
+        description="Its own discount on every price (the PARTNER step), on top of its tier's."
+    )
     performance_score: float | None = strawberry.field(
         description="The composite score lead routing reads; null until first computed."
     )
