@@ -36,9 +36,14 @@ def minor_units(currency: str) -> int:
     return int(get_currency_precision(currency))
 
 
+@lru_cache(maxsize=512)
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Half-up to the currency's minor unit (the pricing rule of API.md)."""
-    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)

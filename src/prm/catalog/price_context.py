@@ -43,14 +43,14 @@ from prm.catalog.pricing import (
     OptionPrice,
     PriceBreakdown,
     PriceRequest,
+    PromotionMatcher,
     PromotionRule,
     PromotionTerms,
     VolumeBreak,
-    applicable_terms,
     compute_price,
 )
 from prm.catalog.visibility import is_staff
-from prm.errors import InvalidInput, NotFound
+from prm.errors import DomainError, ErrorCode, InvalidInput, NotFound
 from prm.money import normalise_currency
 from prm.partners.models import Partner, PartnerTier
 from prm.tenants.models import Tenant
@@ -150,8 +150,15 @@ async def price_lines(
     rules = await _promotions(session, tenant_id, at, currency)
     if promotion_code is not None:
         code = promotion_code.strip()
-        if not any(r.code is not None and r.code.casefold() == code.casefold() for r in rules):
+        coded = [r for r in rules if r.code is not None and r.code.casefold() == code.casefold()]
+        if not coded:
             raise NotFound("no running promotion has this code", field="promotionCode")
+        if all(r.exhausted for r in coded):
+            raise DomainError(
+                "this promotion code has been used up",
+                field="promotionCode",
+                code=ErrorCode.LIMIT_EXCEEDED,
+            )
         promotion_code = code
 
     buyer = Buyer(
@@ -173,6 +180,7 @@ async def price_lines(
         if partner is not None and partner.discount_percent
         else None
     )
+    promotions = PromotionMatcher(rules, buyer=buyer, at=at, currency=currency, code=promotion_code)
     priced: list[PricedLine] = []
     for line in lines:
         product = products[line.product_id]
@@ -193,14 +201,7 @@ async def price_lines(
             options=tuple(OptionPrice(o.id, o.name, o.unit_amount) for o in chosen),
             tier=tier_step,
             partner=partner_step,
-            promotions=applicable_terms(
-                rules,
-                buyer=buyer,
-                product_id=product.id,
-                at=at,
-                currency=currency,
-                code=promotion_code,
-            ),
+            promotions=promotions.terms_for(product.id),
             bundle=Discount(
                 f"Bundle saving {product.bundle_discount_percent.normalize():f}%",
                 product.bundle_discount_percent,
@@ -279,7 +280,7 @@ async def _options(
     found: dict[uuid.UUID, list[tuple[ProductOptionGroup, ProductOptionChoice | None]]] = (
         defaultdict(list)
     )
-    for group, choice in rows.tuples():
+    for group, choice in rows:
         found[group.product_id].append((group, choice))
     return found
 
@@ -324,7 +325,7 @@ def _choose_options(
 
 @dataclass(frozen=True)
 class _Book:
-    book: PriceBook
+    id: uuid.UUID
     entries: dict[uuid.UUID, tuple[VolumeBreak, ...]]
 
 
@@ -348,7 +349,14 @@ async def _books(
         )
     rows = (
         await session.execute(
-            select(PriceBook, PriceBookEntry)
+            select(
+                PriceBook.id,
+                PriceBook.scope,
+                PriceBook.valid_from,
+                PriceBookEntry.product_id,
+                PriceBookEntry.min_quantity,
+                PriceBookEntry.unit_price,
+            )
             .join(
                 PriceBookEntry,
                 and_(
@@ -366,24 +374,20 @@ async def _books(
                 PriceBookEntry.product_id.in_(product_ids),
             )
         )
-    ).tuples()
-    books: dict[uuid.UUID, PriceBook] = {}
+    ).all()
+    # Plain columns, not ORM objects: a 500-line quote reads thousands of entries.
+    rank: dict[uuid.UUID, tuple[int, float, uuid.UUID]] = {}
     entries: dict[uuid.UUID, dict[uuid.UUID, list[VolumeBreak]]] = defaultdict(
         lambda: defaultdict(list)
     )
-    for book, entry in rows:
-        books[book.id] = book
-        entries[book.id][entry.product_id].append(VolumeBreak(entry.min_quantity, entry.unit_price))
-    ordered = sorted(
-        books.values(),
-        key=lambda b: (
-            SCOPE_ORDER[b.scope],
-            -(b.valid_from.timestamp() if b.valid_from else float("-inf")),
-            b.id,
-        ),
-    )
+    for book_id, scope, valid_from, product_id, min_quantity, unit_price in rows:
+        if book_id not in rank:
+            start = valid_from.timestamp() if valid_from is not None else float("-inf")
+            rank[book_id] = (SCOPE_ORDER[scope], -start, book_id)
+        entries[book_id][product_id].append(VolumeBreak(min_quantity, unit_price))
     return [
-        _Book(b, {pid: tuple(breaks) for pid, breaks in entries[b.id].items()}) for b in ordered
+        _Book(book_id, {pid: tuple(breaks) for pid, breaks in entries[book_id].items()})
+        for book_id in sorted(rank, key=rank.__getitem__)
     ]
 
 

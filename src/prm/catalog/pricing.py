@@ -221,38 +221,47 @@ def _promotion_amount(running: Decimal, currency: str, promotion: PromotionTerms
     return min(round_money(promotion.amount or ZERO, currency), running)
 
 
-def _stack_order(promotion: PromotionTerms) -> tuple[int, Decimal]:
+def _stack_order(promotion: PromotionTerms) -> tuple[int, Decimal, str, str]:
+    """Percentages first, larger first, then amounts off, larger first; equal discounts by
+    name then id, so the breakdown never depends on creation order."""
     if promotion.percent is not None:
-        return (0, -promotion.percent)
-    return (1, -(promotion.amount or ZERO))
+        return (0, -promotion.percent, promotion.name, str(promotion.id))
+    return (1, -(promotion.amount or ZERO), promotion.name, str(promotion.id))
+
+
+def _best_exclusive(
+    steps: _Steps, exclusive: Sequence[PromotionTerms]
+) -> tuple[Decimal, PromotionTerms] | None:
+    """The non-stackable promotion worth most to the buyer at the running price. A larger
+    percentage (or amount) is never worth less, so only the top percentage and the top
+    amount need pricing; ties go to the first name, then the lower id."""
+    picks: list[tuple[Decimal, PromotionTerms]] = []
+    for kind in (True, False):
+        group = [p for p in exclusive if (p.percent is not None) is kind]
+        if not group:
+            continue
+        top = min(group, key=_stack_order)
+        picks.append((_promotion_amount(steps.running, steps.currency, top), top))
+    if not picks:
+        return None
+    return min(picks, key=lambda pick: (-pick[0], pick[1].name, str(pick[1].id)))
 
 
 def _apply_promotions(steps: _Steps, promotions: Sequence[PromotionTerms]) -> None:
-    stackable = sorted((p for p in promotions if p.stackable), key=_stack_order)
+    if not promotions:
+        return
     stacked: list[tuple[PromotionTerms, Decimal]] = []
     running = steps.running
-    for promotion in stackable:
+    for promotion in sorted((p for p in promotions if p.stackable), key=_stack_order):
         amount = _promotion_amount(running, steps.currency, promotion)
         running -= amount
         stacked.append((promotion, amount))
-    stacked_total = steps.running - running
-    exclusive = [
-        (_promotion_amount(steps.running, steps.currency, p), p.name, str(p.id), p)
-        for p in promotions
-        if not p.stackable
-    ]
-    if exclusive:
-        best_amount, _, _, best = max(exclusive, key=lambda e: (e[0], _reverse(e[1]), e[2]))
-        if best_amount >= stacked_total and best_amount > 0:
-            steps.subtract(AdjustmentKind.PROMOTION, best.name, best_amount, best.id)
-            return
+    best = _best_exclusive(steps, [p for p in promotions if not p.stackable])
+    if best is not None and best[0] > 0 and best[0] >= steps.running - running:
+        steps.subtract(AdjustmentKind.PROMOTION, best[1].name, best[0], best[1].id)
+        return
     for promotion, amount in stacked:
         steps.subtract(AdjustmentKind.PROMOTION, promotion.name, amount, promotion.id)
-
-
-def _reverse(name: str) -> tuple[int, ...]:
-    """Sorts names descending inside `max`, so ties go to the first name alphabetically."""
-    return tuple(-ord(c) for c in name)
 
 
 # Which promotions apply --------------------------------------------------------------
@@ -298,13 +307,17 @@ def promotion_applies(
     lists mean no restriction; regions match the partner's country or region code,
     case-insensitively; a coded promotion needs its code; an amount off needs the same
     currency; a used-up one applies no more)."""
+    return _applies_to_buyer(rule, buyer, at, currency, code) and _covers(rule, product_id)
+
+
+def _applies_to_buyer(
+    rule: PromotionRule, buyer: Buyer, at: datetime, currency: str, code: str | None
+) -> bool:
     if rule.exhausted or not (rule.starts_at <= at < rule.ends_at):
         return False
     if rule.currency is not None and rule.currency != currency:
         return False
     if rule.code is not None and (code is None or code.casefold() != rule.code.casefold()):
-        return False
-    if rule.product_ids and product_id not in rule.product_ids:
         return False
     if rule.partner_ids and buyer.partner_id not in rule.partner_ids:
         return False
@@ -317,6 +330,29 @@ def promotion_applies(
     return True
 
 
+def _covers(rule: PromotionRule, product_id: uuid.UUID) -> bool:
+    return not rule.product_ids or product_id in rule.product_ids
+
+
+class PromotionMatcher:
+    """The promotions that apply to one buyer at one time, per product: the buyer's side
+    of `promotion_applies` is judged once, so a quote's lines only check products."""
+
+    def __init__(
+        self,
+        rules: Iterable[PromotionRule],
+        *,
+        buyer: Buyer,
+        at: datetime,
+        currency: str,
+        code: str | None = None,
+    ) -> None:
+        self._rules = [r for r in rules if _applies_to_buyer(r, buyer, at, currency, code)]
+
+    def terms_for(self, product_id: uuid.UUID) -> tuple[PromotionTerms, ...]:
+        return tuple(rule.terms for rule in self._rules if _covers(rule, product_id))
+
+
 def applicable_terms(
     rules: Iterable[PromotionRule],
     *,
@@ -326,10 +362,5 @@ def applicable_terms(
     currency: str,
     code: str | None = None,
 ) -> tuple[PromotionTerms, ...]:
-    return tuple(
-        rule.terms
-        for rule in rules
-        if promotion_applies(
-            rule, buyer=buyer, product_id=product_id, at=at, currency=currency, code=code
-        )
-    )
+    matcher = PromotionMatcher(rules, buyer=buyer, at=at, currency=currency, code=code)
+    return matcher.terms_for(product_id)

@@ -1,5 +1,5 @@
 """Price breakdowns as the API shows them: a `price` result's and a quote line's (frozen)
-adjustments and chosen options share these types."""
+adjustments and chosen options share these types; `PriceResult` is the `price` answer."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Any
 
 import strawberry
 
-from prm.catalog.price_context import ChosenOption
+from prm.catalog.price_context import ChosenOption, PricedLine
 from prm.catalog.pricing import Adjustment
+from prm.graphql.products.types import ProductType
 from prm.graphql.relay import encode_global_id
+from prm.money import round_money
 
 
 @strawberry.type(
@@ -58,4 +60,43 @@ class ChosenOptionType:
             group=frozen["group"],
             name=frozen["name"],
             unit_amount=Decimal(frozen["unitAmount"]),
+        )
+
+
+@strawberry.type(
+    name="PriceResult",
+    description="What `quantity` units of a product cost a buyer at a moment, with the steps "
+    "from the list price to the net price.",
+)
+class PriceResultType:
+    product: ProductType
+    quantity: int
+    currency: str
+    list_unit_price: Decimal = strawberry.field(
+        description="Before any adjustment: the base entry (a bundle: its items') plus options."
+    )
+    unit_price: Decimal = strawberry.field(description="After every adjustment; never negative.")
+    total: Decimal = strawberry.field(description="unitPrice x quantity.")
+    list_total: Decimal = strawberry.field(description="listUnitPrice x quantity.")
+    savings: Decimal = strawberry.field(description="listTotal - total.")
+    adjustments: list[PriceAdjustmentType] = strawberry.field(
+        description="In the order applied: VOLUME, TIER, PARTNER, PROMOTION, BUNDLE."
+    )
+    options: list[ChosenOptionType]
+
+    @classmethod
+    def of(cls, line: PricedLine) -> PriceResultType:
+        breakdown = line.breakdown
+        list_total = round_money(breakdown.list_unit_price * breakdown.quantity, breakdown.currency)
+        return cls(
+            product=ProductType.from_model(line.product),
+            quantity=breakdown.quantity,
+            currency=breakdown.currency,
+            list_unit_price=breakdown.list_unit_price,
+            unit_price=breakdown.unit_price,
+            total=breakdown.total,
+            list_total=list_total,
+            savings=list_total - breakdown.total,
+            adjustments=[PriceAdjustmentType.of(a) for a in breakdown.adjustments],
+            options=[ChosenOptionType.of(o) for o in line.options],
         )
