@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -263,10 +264,10 @@ class Promotion(TenantOwned, Base):
     discount_percent: Mapped[Decimal | None] = mapped_column(PERCENT)
     discount_amount: Mapped[Decimal | None] = mapped_column(MONEY)
     currency: Mapped[str | None] = mapped_column(String(3))
-    tier_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), default=list)
-    regions: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
-    partner_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), default=list)
-    product_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), default=list)
+    tier_ids: Mapped[list[uuid.UUID]] = mapped_column(PG_ARRAY(Uuid), default=list)
+    regions: Mapped[list[str]] = mapped_column(PG_ARRAY(String(100)), default=list)
+    partner_ids: Mapped[list[uuid.UUID]] = mapped_column(PG_ARRAY(Uuid), default=list)
+    product_ids: Mapped[list[uuid.UUID]] = mapped_column(PG_ARRAY(Uuid), default=list)
     starts_at: Mapped[datetime] = mapped_column()
     ends_at: Mapped[datetime] = mapped_column()
     stackable: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -5,7 +5,7 @@ DataLoaders, `node(id:)`, pricing and mutations start from the statements here.
   ADMIN and MANAGER (and API clients holding those roles) maintain the catalog, prices,
   promotions and stock.
 - A partner user sees the active products; the default price books, its tier's and its
-  own; the promotions aimed at it that are running (`promotions_aimed_at`); and its
+  own; the promotions aimed at it that are running (`aimed_at_partner`, `running_at`); and its
   partner's quotes. It prices and quotes for its own partner only.
 
 Anything else is invisible: absent from lists, `null` as a node, `NOT_FOUND` to mutations.
@@ -92,20 +92,24 @@ def readable_price_books(principal: Principal) -> Select[PriceBook]:
     )
 
 
-def promotions_aimed_at(partner_id: uuid.UUID, at: datetime) -> ColumnElement[bool]:
-    """Running at `at` and targeted at the partner: by id, tier and territory (empty lists
-    mean everyone; `regions`, stored upper-cased, match the partner's country or region)."""
+def aimed_at_partner(tenant_id: uuid.UUID, partner_id: uuid.UUID) -> ColumnElement[bool]:
+    """Targeted at the partner whenever it runs, as pricing matches it: by id, by its tier
+    and by its country or region (`regions` are stored upper-cased); each empty list means
+    everyone. An unknown partner matches nothing."""
 
     def of_partner(column: Any) -> ColumnElement[Any]:
-        return select(column).where(Partner.id == partner_id).scalar_subquery()
+        return (
+            select(column)
+            .where(Partner.tenant_id == tenant_id, Partner.id == partner_id)
+            .scalar_subquery()
+        )
 
     places = cast(
         array([of_partner(func.upper(Partner.country)), of_partner(func.upper(Partner.region))]),
         ARRAY(String(100)),
     )
     return and_(
-        Promotion.starts_at <= at,
-        Promotion.ends_at > at,
+        select(Partner.id).where(Partner.tenant_id == tenant_id, Partner.id == partner_id).exists(),
         or_(
             func.cardinality(Promotion.partner_ids) == 0,
             Promotion.partner_ids.contains([partner_id]),
@@ -118,11 +122,19 @@ def promotions_aimed_at(partner_id: uuid.UUID, at: datetime) -> ColumnElement[bo
     )
 
 
+def running_at(at: datetime) -> ColumnElement[bool]:
+    return and_(Promotion.starts_at <= at, Promotion.ends_at > at)
+
+
 def promotion_visible(principal: Principal, at: datetime) -> ColumnElement[bool]:
     if is_staff(principal):
         return true()
     partner = own_partner(principal)
-    return false() if partner is None else promotions_aimed_at(partner, at)
+    return (
+        false()
+        if partner is None
+        else and_(running_at(at), aimed_at_partner(principal.tenant_id, partner))
+    )
 
 
 def readable_promotions(principal: Principal, at: datetime) -> Select[Promotion]:
