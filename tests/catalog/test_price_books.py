@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from prm.app import create_app
 from prm.auth.principal import Role
@@ -42,6 +41,7 @@ from tests.factories import (
     principal_of,
 )
 from tests.graphql.support import error_codes, gql
+from tests.statements import counting_statements
 
 BOOK = """
     id name currency scope isDefault active validFrom validUntil entryCount
@@ -203,21 +203,6 @@ async def stored_entry_count(database: Database, book: PriceBook) -> int:
     async with database.session(book.tenant_id) as session:
         count = await session.scalar(select(PriceBook.entry_count).where(PriceBook.id == book.id))
         return int(count or 0)
-
-
-@contextmanager
-def counting_statements(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    engine = database.async_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 # Creating ----------------------------------------------------------------------------

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from prm.auth.principal import Role
 from prm.catalog.models import (
@@ -32,6 +30,7 @@ from tests.catalog.factories import make_product
 from tests.crm.factories import gid
 from tests.factories import TenantWithAdmin, bearer, make_partner, make_tenant, make_user, unique
 from tests.graphql.support import error_codes, gql
+from tests.statements import counting_statements
 
 CHOICE = "id name priceDeltas { amount currency }"
 GROUP = f"id name required minChoices maxChoices choices {{ {CHOICE} }}"
@@ -584,21 +583,6 @@ async def test_availability_lists_the_products_stock(
         client, app, catalog.manager, query, id=gid("Product", catalog.switch), location="WH-2"
     )
     assert body["data"]["node"]["availability"] == []
-
-
-@contextmanager
-def counting_statements(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    engine = database.async_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 async def make_page_of_products(database: Database, size: int) -> TenantWithAdmin:

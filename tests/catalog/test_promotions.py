@@ -6,8 +6,6 @@ with nothing written."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,7 +15,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from prm.auth.principal import Role
 from prm.catalog.models import Product, Promotion
@@ -35,6 +33,7 @@ from tests.factories import (
     make_user,
 )
 from tests.graphql.support import error_codes, gql
+from tests.statements import counting_statements
 
 FIELDS = """
     id name description code discountPercent discountAmount { amount currency }
@@ -198,21 +197,6 @@ async def promotion_count(database: Database, tenant_id: uuid.UUID) -> int:
 async def stored(database: Database, promotion: Promotion) -> Promotion:
     async with database.session(promotion.tenant_id) as session:
         return await session.get_one(Promotion, (promotion.tenant_id, promotion.id))
-
-
-@contextmanager
-def counting_statements(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    engine = database.async_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 # Creating ----------------------------------------------------------------------------

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import func, select, text, update
 
 from prm.auth.passwords import hash_password
 from prm.auth.principal import Role
@@ -48,6 +47,7 @@ from tests.factories import (
     unique,
 )
 from tests.graphql.support import error_codes, gql
+from tests.statements import counting_statements
 
 ERRORS = "errors { code field message }"
 LINE_FIELDS = """id position sku productName quantity product { id }
@@ -289,21 +289,6 @@ def money(amount: str, currency: str = "USD") -> dict[str, str]:
 
 def steps(quote_line: dict[str, Any]) -> list[tuple[str, str]]:
     return [(a["kind"], a["unitAmount"]) for a in quote_line["adjustments"]]
-
-
-@contextmanager
-def counting_statements(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    engine = database.async_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 # Creating and pricing ------------------------------------------------------------------

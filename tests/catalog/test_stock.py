@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +15,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from prm.auth.principal import Role
 from prm.catalog.models import Product, StockAllocation, StockLevel
@@ -29,6 +27,7 @@ from tests.catalog.factories import make_product
 from tests.crm.factories import gid
 from tests.factories import bearer, make_partner, make_tenant, make_user, unique
 from tests.graphql.support import error_codes, gql
+from tests.statements import counting_statements
 
 LEVEL_FIELDS = "id location onHand allocated updatedAt product { id sku }"
 SET_LEVEL = f"""
@@ -224,21 +223,6 @@ async def availability(
         {key: row[key] for key in ("location", "onHand", "allocated", "available")}
         for row in node["availability"]
     ]
-
-
-@contextmanager
-def counting_statements(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    engine = database.async_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 # Stock levels ------------------------------------------------------------------------

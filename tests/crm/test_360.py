@@ -4,14 +4,11 @@ pipeline and won revenue, in a number of SQL statements that does not grow with 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from prm.crm.models import Account, Activity, Channel, Contact, Direction, Opportunity
 from prm.crm.models import OpportunityStage as Stage
@@ -26,6 +23,7 @@ from tests.crm.factories import (
 )
 from tests.factories import bearer, make_employee, make_partner, make_tenant
 from tests.graphql.support import error_codes, gql
+from tests.statements import counting_statements
 
 ACCOUNT_360 = """query ($id: ID!, $first: Int, $after: String) {
   node(id: $id) { ... on Account {
@@ -49,21 +47,6 @@ PAGE_360 = """query ($first: Int!) {
     activities(first: 5) { edges { node { channel summary occurredAt } } }
   } } }
 }"""
-
-
-@contextmanager
-def counting_statements(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    engine = database.async_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.mark.asyncio

@@ -4,20 +4,18 @@ SQL statements per page."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from prm.auth.principal import Role
 from prm.db.engine import Database
 from prm.tenants.models import User
 from tests.factories import bearer, make_partner, make_tenant, make_tier, make_user, unique
 from tests.graphql.support import error_codes, gql
+from tests.statements import counting_statements
 
 USERS = """
 query ($first: Int, $after: String, $orderBy: UserOrder) {
@@ -161,21 +159,6 @@ async def test_a_cursor_of_another_ordering_is_refused(
         headers=headers,
     )
     assert error_codes(body) == ["BAD_USER_INPUT"]
-
-
-@contextmanager
-def counting_statements(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    engine = database.async_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.mark.asyncio

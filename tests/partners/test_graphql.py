@@ -4,15 +4,13 @@ and pagination, the status lifecycle, who may do what, and that failures write n
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from prm.auth.principal import Role
 from prm.db.engine import Database
@@ -38,6 +36,7 @@ from tests.partners.support import (
     set_partner_columns,
     tier_count,
 )
+from tests.statements import counting_statements
 
 TIERS = "{ partnerTiers { id name rank discountPercent leadWeight } }"
 CREATE_TIER = """mutation ($input: CreatePartnerTierInput!) {
@@ -731,21 +730,6 @@ async def test_others_may_not_list_a_partners_users(
         PARTNER_USERS, id=gid("Partner", cast.partner)
     )
     assert error_codes(body) == ["FORBIDDEN"]
-
-
-@contextmanager
-def counting_statements(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    engine = database.async_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.mark.asyncio
