@@ -18,12 +18,18 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bench.harness import Figure, count_statements, load, running_server
+from bench.harness import (
+    PASSWORD,
+    Figure,
+    count_statements,
+    load,
+    make_bench_tenant,
+    running_server,
+)
 from prm.app import create_app
 from prm.db.engine import Database
 from prm.db.urls import libpq_dsn
 from prm.settings import Settings
-from prm.tenants.service import create_tenant
 
 NAME = "accounts"
 SIZES = {
@@ -37,7 +43,6 @@ SIZES = {
 }
 EMPLOYEES = 50
 PARTNERS = 100
-PASSWORD = "bench-password-123"
 REQUESTS = 60
 STAGES = ["PROSPECTING", "QUALIFICATION", "PROPOSAL", "NEGOTIATION", "CLOSED_WON", "CLOSED_LOST"]
 CHANNELS = ["EMAIL", "PHONE", "WEB", "STORE", "SOCIAL", "CHAT", "MAIL", "MEETING"]
@@ -57,22 +62,6 @@ query Accounts($n: Int!) {
   }
 }
 """
-
-
-async def _tenant(settings: Settings) -> uuid.UUID:
-    db = Database.from_settings(settings)
-    try:
-        async with db.session() as session:
-            tenant, _ = await create_tenant(
-                session,
-                slug="bench",
-                name="Bench",
-                admin_email="admin@bench.example",
-                admin_password=PASSWORD,
-            )
-    finally:
-        await db.dispose()
-    return tenant.id
 
 
 def seed(owner_url: str, tenant_id: uuid.UUID, counts: dict[str, int]) -> None:
@@ -196,7 +185,7 @@ async def _statements(settings: Settings, token: str, first: int) -> int:
 
 def run(owner_url: str, size: str, workdir: Path) -> list[Figure]:
     settings = Settings(database_url=owner_url, data_dir=workdir, log_level="WARNING")
-    tenant_id = asyncio.run(_tenant(settings))
+    tenant_id = asyncio.run(make_bench_tenant(settings))
     counts = SIZES[size]
     seed(owner_url, tenant_id, counts)
     figures = [Figure(NAME, "accounts seeded", counts["accounts"], "rows")]

@@ -30,7 +30,14 @@ import httpx
 import psycopg
 from psycopg.types.json import Jsonb
 
-from bench.harness import Figure, count_statements, load, running_server
+from bench.harness import (
+    PASSWORD,
+    Figure,
+    count_statements,
+    load,
+    make_bench_tenant,
+    running_server,
+)
 from prm.app import create_app
 from prm.auth.principal import Principal
 from prm.catalog.price_context import LineRequest, price_lines
@@ -50,14 +57,12 @@ from prm.db.engine import Database
 from prm.db.urls import libpq_dsn
 from prm.graphql.relay import encode_global_id
 from prm.settings import Settings
-from prm.tenants.service import create_tenant
 
 NAME = "catalog"
 SIZES = {
     "small": {"products": 2_000, "promotions": 20},
     "large": {"products": 20_000, "promotions": 200},
 }
-PASSWORD = "bench-password-123"
 LINE_COUNTS = (50, 500)
 RUNS = 20
 PREPARED = 5_000
@@ -89,22 +94,6 @@ class Seeded:
     books: list[dict[uuid.UUID, tuple[VolumeBreak, ...]]] = field(default_factory=list)
     """Partner, tier, default: the order a partner's price is looked up in."""
     rules: list[PromotionRule] = field(default_factory=list)
-
-
-async def _tenant(settings: Settings) -> uuid.UUID:
-    db = Database.from_settings(settings)
-    try:
-        async with db.session() as session:
-            tenant, _ = await create_tenant(
-                session,
-                slug="bench",
-                name="Bench",
-                admin_email="admin@bench.example",
-                admin_password=PASSWORD,
-            )
-    finally:
-        await db.dispose()
-    return tenant.id
 
 
 def _breaks(base: Decimal) -> tuple[VolumeBreak, ...]:
@@ -501,7 +490,7 @@ def quote_figures(
 
 def run(owner_url: str, size: str, workdir: Path) -> list[Figure]:
     settings = Settings(database_url=owner_url, data_dir=workdir, log_level="WARNING")
-    tenant_id = asyncio.run(_tenant(settings))
+    tenant_id = asyncio.run(make_bench_tenant(settings))
     counts = SIZES[size]
     started = time.perf_counter()
     seeded = seed(owner_url, tenant_id, counts)

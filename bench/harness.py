@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ from prm.db.engine import Database
 from prm.db.migrate import upgrade
 from prm.db.urls import libpq_dsn
 from prm.settings import Settings
+from prm.tenants.service import create_tenant
+
+PASSWORD = "bench-password-123"
 
 
 @dataclass(frozen=True)
@@ -178,3 +182,20 @@ def count_statements(database: Database) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+async def make_bench_tenant(settings: Settings) -> uuid.UUID:
+    """The `bench` tenant with `admin@bench.example` / `PASSWORD` as its admin."""
+    db = Database.from_settings(settings)
+    try:
+        async with db.session() as session:
+            tenant, _ = await create_tenant(
+                session,
+                slug="bench",
+                name="Bench",
+                admin_email="admin@bench.example",
+                admin_password=PASSWORD,
+            )
+    finally:
+        await db.dispose()
+    return tenant.id
