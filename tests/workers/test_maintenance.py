@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from prm.auth.models import LoginFailure, RefreshToken
+from prm.catalog.models import Quote, QuoteStatus
 from prm.db.engine import Database
 from prm.settings import Settings
 from prm.workers.actors import run_job
@@ -77,7 +79,62 @@ async def test_purge_deletes_the_tenants_expired_refresh_tokens_and_old_finished
     assert others_expired in refresh_token_ids(database, other.id)
     [done] = purge_jobs(database, tenant.id)
     assert done.id == purge.id
-    assert done.result == {"refresh_tokens": 1, "jobs": 1}
+    assert done.result == {"refresh_tokens": 1, "jobs": 1, "quotes_expired": 0}
+
+
+def add_quote(
+    database: Database, tenant_id: uuid.UUID, number: int, status: QuoteStatus, valid_until: date
+) -> uuid.UUID:
+    with database.sync_session(tenant_id) as session:
+        quote = Quote(
+            tenant_id=tenant_id,
+            number=number,
+            status=status,
+            currency="USD",
+            valid_until=valid_until,
+            subtotal=Decimal(0),
+            discount_total=Decimal(0),
+            total=Decimal(0),
+            line_count=0,
+            warning_count=0,
+            promotion_ids=[],
+        )
+        session.add(quote)
+    return quote.id
+
+
+def quote_statuses(database: Database, tenant_id: uuid.UUID) -> dict[uuid.UUID, QuoteStatus]:
+    with database.sync_session(tenant_id) as session:
+        return {pk: status for pk, status in session.execute(select(Quote.id, Quote.status))}
+
+
+@pytest.mark.asyncio
+async def test_purge_expires_open_quotes_past_their_validity_and_nothing_else(
+    database: Database,
+) -> None:
+    tenant = await make_tenant(database)
+    other = await make_tenant(database)
+    today = datetime.now(UTC).date()
+    overdue_sent = add_quote(database, tenant.id, 1, QuoteStatus.SENT, today - timedelta(days=1))
+    overdue_draft = add_quote(database, tenant.id, 2, QuoteStatus.DRAFT, today - timedelta(days=9))
+    due_today = add_quote(database, tenant.id, 3, QuoteStatus.SENT, today)
+    accepted = add_quote(database, tenant.id, 4, QuoteStatus.ACCEPTED, today - timedelta(days=1))
+    others = add_quote(database, other.id, 1, QuoteStatus.SENT, today - timedelta(days=1))
+    with database.sync_session(tenant.id) as session:
+        purge = Job(tenant_id=tenant.id, kind=PURGE, status=JobStatus.QUEUED, args={}, attempts=0)
+        session.add(purge)
+
+    assert run_job(database, PURGE, tenant.id, purge.id) is JobStatus.SUCCEEDED
+
+    assert quote_statuses(database, tenant.id) == {
+        overdue_sent: QuoteStatus.EXPIRED,
+        overdue_draft: QuoteStatus.EXPIRED,
+        due_today: QuoteStatus.SENT,
+        accepted: QuoteStatus.ACCEPTED,
+    }
+    assert quote_statuses(database, other.id) == {others: QuoteStatus.SENT}
+    [done] = purge_jobs(database, tenant.id)
+    assert done.result == {"refresh_tokens": 0, "jobs": 0, "quotes_expired": 2}
 
 
 @pytest.mark.asyncio

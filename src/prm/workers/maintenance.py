@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from prm.auth.principal import Principal
 from prm.auth.rate_limit import purge_login_failures
 from prm.auth.refresh_tokens import purge_expired_refresh_tokens
+from prm.catalog.quote_expiry import expire_overdue_quotes
 from prm.db.engine import Database
 from prm.settings import Settings
 from prm.tenants.models import Tenant
@@ -27,8 +28,8 @@ def purge_tenant(
     session: Session, principal: Principal, *, job_retention_days: int = JOB_RETENTION_DAYS
 ) -> dict[str, int]:
     """Delete the tenant's expired refresh tokens and its finished jobs older than the
-    retention period. Deleting what is already past its use is idempotent: a retry or a
-    second run in the same day deletes nothing more."""
+    retention period, and expire its overdue quotes. Each step only touches what is past
+    its use, so a retry or a second run in the same day changes nothing more."""
     now = datetime.now(UTC)
     tenant_id = principal.tenant_id
     tokens = purge_expired_refresh_tokens(session, tenant_id, now=now)
@@ -39,7 +40,12 @@ def purge_tenant(
             Job.finished_at < now - timedelta(days=job_retention_days),
         )
     )
-    return {"refresh_tokens": tokens, "jobs": int(getattr(jobs, "rowcount", 0) or 0)}
+    quotes = expire_overdue_quotes(session, tenant_id, now)
+    return {
+        "refresh_tokens": tokens,
+        "jobs": int(getattr(jobs, "rowcount", 0) or 0),
+        "quotes_expired": quotes,
+    }
 
 
 def run_platform_maintenance(settings: Settings, database: Database) -> int:
