@@ -10,16 +10,23 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from prm.catalog.models import QuoteCounter
 from prm.db.engine import Database
 from prm.db.models import Base
 from prm.db.urls import libpq_dsn
 from tests.factories import make_partner, make_tenant
 
 # Tenant-owned = primary key (tenant_id, id); found from the models, so a new table is covered.
+PLATFORM_TABLES_WITH_TENANT_IDS = {
+    "job_outbox",
+    "deal_protection_deadlines",
+    "lead_offer_deadlines",
+}
+"""Ids and times only, scanned across tenants by the scheduler and the outbox relay."""
 TENANT_TABLES = sorted(
     table.name
     for table in Base.metadata.sorted_tables
-    if table.primary_key.columns.keys() == ["tenant_id", "id"]
+    if "tenant_id" in table.c and table.name not in PLATFORM_TABLES_WITH_TENANT_IDS
 )
 
 
@@ -99,6 +106,13 @@ async def test_tenant_a_cannot_read_update_delete_or_insert_tenant_b_rows(
     assert updated.rowcount == 0
     deleted = app_conn.execute("DELETE FROM users WHERE tenant_id = %s", (b.id,))
     assert deleted.rowcount == 0
+    async with database.session(b.id) as session:
+        session.add(QuoteCounter(tenant_id=b.id, last_number=7))
+    use_tenant(app_conn, a.id)
+    bumped = app_conn.execute(
+        "UPDATE quote_counters SET last_number = 0 WHERE tenant_id = %s", (b.id,)
+    )
+    assert bumped.rowcount == 0
     with pytest.raises(errors.InsufficientPrivilege):
         app_conn.execute(
             "INSERT INTO partners (tenant_id, id, name, status, postal_prefixes, capabilities)"
