@@ -56,6 +56,18 @@ class BadUserInput(ApiError):
     code = Code.BAD_USER_INPUT
 
 
+class QueryUserError(ApiError):
+    """A `DomainError` raised by a query (which has no payload for `UserError`s), reported
+    as a GraphQL error with its own code and field in `extensions` (graphql-core copies
+    them onto the error it builds, and `ErrorPolicy` keeps a code that is already there)."""
+
+    code = Code.BAD_USER_INPUT
+
+    def __init__(self, error: DomainError) -> None:
+        super().__init__(error.message)
+        self.extensions = {"code": error.code.value, "field": error.field}
+
+
 class QueryTooComplex(ApiError):
     code = Code.QUERY_TOO_COMPLEX
 

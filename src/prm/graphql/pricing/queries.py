@@ -16,22 +16,10 @@ from prm.catalog.price_context import LineRequest, price_lines
 from prm.catalog.visibility import pricing_partner
 from prm.errors import DomainError, InvalidInput
 from prm.graphql.context import Info
-from prm.graphql.errors import ApiError, Code
+from prm.graphql.errors import QueryUserError
 from prm.graphql.permissions import require_principal
 from prm.graphql.pricing.types import PriceResultType
 from prm.graphql.relay import require_pk
-
-
-class QueryUserError(ApiError):
-    """A `DomainError` raised by a query, reported with its own code and field (graphql-core
-    copies `extensions` onto the error it builds, and `ErrorPolicy` keeps a code that is
-    already there)."""
-
-    code = Code.BAD_USER_INPUT
-
-    def __init__(self, error: DomainError) -> None:
-        super().__init__(error.message)
-        self.extensions = {"code": error.code.value, "field": error.field}
 
 
 @strawberry.input(name="PriceInput")
