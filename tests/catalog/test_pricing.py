@@ -323,7 +323,7 @@ def reference(request: PriceRequest) -> Expected | None:
         stacked.append((p, off(p, left)))
         left -= stacked[-1][1]
     singles = [p for p in request.promotions if not p.stackable]
-    best = min(singles, key=lambda p: (-off(p, running), p.name, -p.id.int)) if singles else None
+    best = min(singles, key=lambda p: (-off(p, running), p.name, p.id.int)) if singles else None
     if best is not None and off(best, running) > 0 and off(best, running) >= running - left:
         take(PROMOTION, best.name, off(best, running), best.id)
     else:

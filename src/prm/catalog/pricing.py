@@ -232,19 +232,15 @@ def _stack_order(promotion: PromotionTerms) -> tuple[int, Decimal, str, str]:
 def _best_exclusive(
     steps: _Steps, exclusive: Sequence[PromotionTerms]
 ) -> tuple[Decimal, PromotionTerms] | None:
-    """The non-stackable promotion worth most to the buyer at the running price. A larger
-    percentage (or amount) is never worth less, so only the top percentage and the top
-    amount need pricing; ties go to the first name, then the lower id."""
-    picks: list[tuple[Decimal, PromotionTerms]] = []
-    for kind in (True, False):
-        group = [p for p in exclusive if (p.percent is not None) is kind]
-        if not group:
-            continue
-        top = min(group, key=_stack_order)
-        picks.append((_promotion_amount(steps.running, steps.currency, top), top))
-    if not picks:
+    """The non-stackable promotion worth most to the buyer at the running price; of those
+    worth the same (after rounding and capping at the price), the first by name, then the
+    lower id."""
+    if not exclusive:
         return None
-    return min(picks, key=lambda pick: (-pick[0], pick[1].name, str(pick[1].id)))
+    worth = [(_promotion_amount(steps.running, steps.currency, p), p) for p in exclusive]
+    top = max(amount for amount, _ in worth)
+    best = min((p for amount, p in worth if amount == top), key=lambda p: (p.name, str(p.id)))
+    return top, best
 
 
 def _apply_promotions(steps: _Steps, promotions: Sequence[PromotionTerms]) -> None:
