@@ -21,6 +21,7 @@ PLATFORM_TABLES_WITH_TENANT_IDS = {
     "job_outbox",
     "deal_protection_deadlines",
     "lead_offer_deadlines",
+    "metrics_dirty",
 }
 """Ids and times only, scanned across tenants by the scheduler and the outbox relay."""
 TENANT_TABLES = sorted(

@@ -18,6 +18,13 @@ from prm.catalog.models import (
 from prm.crm.models import Account, Activity, Contact, Opportunity
 from prm.db.base import Base
 from prm.deals.models import DealRegistration, ProtectionDeadline
+from prm.employees.erm_models import (
+    CompensationAssignment,
+    CompensationPlan,
+    Objective,
+    PerformanceReview,
+    TrainingRecord,
+)
 from prm.employees.models import Employee
 from prm.leads.import_models import LeadImport, LeadImportChunk, LeadImportError, LeadImportKey
 from prm.leads.models import (
@@ -27,6 +34,13 @@ from prm.leads.models import (
     LeadOffer,
     LeadScoringRule,
     OfferDeadline,
+)
+from prm.metrics.models import (
+    CostEntry,
+    CustomerMetricsRow,
+    EmployeeScorecardRow,
+    MetricsDirty,
+    PartnerScorecardRow,
 )
 from prm.partners.models import Partner, PartnerTier
 from prm.tenants.models import ApiClient, AuditEntry, Tenant, User
@@ -39,10 +53,15 @@ __all__ = [
     "AuditEntry",
     "Base",
     "BundleItem",
+    "CompensationAssignment",
+    "CompensationPlan",
     "Contact",
+    "CostEntry",
+    "CustomerMetricsRow",
     "DealRegistration",
     "DistributionRule",
     "Employee",
+    "EmployeeScorecardRow",
     "Job",
     "Lead",
     "LeadEvent",
@@ -53,11 +72,15 @@ __all__ = [
     "LeadOffer",
     "LeadScoringRule",
     "LoginFailure",
+    "MetricsDirty",
+    "Objective",
     "OfferDeadline",
     "Opportunity",
     "OutboxMessage",
     "Partner",
+    "PartnerScorecardRow",
     "PartnerTier",
+    "PerformanceReview",
     "PriceBook",
     "PriceBookEntry",
     "Product",
@@ -72,5 +95,6 @@ __all__ = [
     "StockAllocation",
     "StockLevel",
     "Tenant",
+    "TrainingRecord",
     "User",
 ]

@@ -35,6 +35,9 @@ DOMAINS: tuple[str, ...] = (
     "pricing",
     "quotes",
     "stock",
+    "erm",
+    "scorecards",
+    "customer_metrics",
     "jobs",
 )
 

@@ -1,0 +1,1 @@
+"""Performance metrics: scorecards and analytical-CRM figures, as set-based SQL."""
