@@ -22,6 +22,7 @@ class LockSpace(enum.IntEnum):
     LEAD_IMPORT = 7301120003
     CRM_DUPLICATE = 7301120004
     PRICE_BOOK_WINDOW = 7301120005
+    METRICS_RECOMPUTE = 7301120006
 
 
 def lock_keys_sync(session: Session, space: LockSpace, keys: Iterable[str]) -> None:

@@ -121,6 +121,7 @@ class PerformanceReview(TenantOwned, Base):
         _fk("reviewer_id", "employees", "SET NULL (reviewer_id)"),
         Index("uq_performance_reviews", "tenant_id", "employee_id", "period", unique=True),
         Index("ix_performance_reviews_reviewer", "tenant_id", "reviewer_id", "period"),
+        Index("ix_performance_reviews_period", "tenant_id", "period"),
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
     )
 
@@ -145,6 +146,8 @@ class TrainingRecord(TenantOwned, Base):
         _fk("partner_id", "partners"),
         Index("ix_training_records_employee", "tenant_id", "employee_id", "completed_at"),
         Index("ix_training_records_user", "tenant_id", "user_id", "completed_at"),
+        Index("ix_training_records_completed", "tenant_id", "completed_at"),
+        Index("ix_training_records_cert", "tenant_id", "certification", "expires_at"),
         Index(
             "ix_training_records_partner_cert",
             "tenant_id",

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prm.db.base import Base, TenantOwned
+from prm.leads.models import Lead, LeadEvent, LeadOffer
 
 MONEY = Numeric(18, 4)
 PERIOD = String(7)
@@ -141,6 +142,7 @@ class CostEntry(TenantOwned, Base):
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         Index("ix_cost_entries_tenant_day", "tenant_id", "incurred_on"),
+        Index("ix_cost_entries_tenant_kind_day", "tenant_id", "kind", "incurred_on"),
         CheckConstraint("amount >= 0", name="amount_nonneg"),
     )
 
@@ -169,3 +171,11 @@ class MetricsDirty(Base):
     tenant_id: Mapped[uuid.UUID] = _tenant()
     period: Mapped[str] = mapped_column(PERIOD)
     marked_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# The scorecard SQL reads a period's offers, acceptances, conversions and closes by time;
+# declared here, beside the queries they serve.
+Index("ix_lead_offers_tenant_offered", LeadOffer.tenant_id, LeadOffer.offered_at)
+Index("ix_lead_offers_tenant_responded", LeadOffer.tenant_id, LeadOffer.responded_at)
+Index("ix_leads_tenant_accepted", Lead.tenant_id, Lead.accepted_at)
+Index("ix_lead_events_tenant_status_at", LeadEvent.tenant_id, LeadEvent.to_status, LeadEvent.at)
