@@ -16,7 +16,7 @@ from prm.employees.models import Employee
 from tests.factories import TenantWithAdmin, make_employee, make_tenant, make_user
 from tests.graphql.support import error_codes
 from tests.partners.support import Caller, audit_operations, gid, make_cast
-from tests.partners.test_graphql import counting_statements
+from tests.statements import counting_statements
 
 FIELDS = "id name email title team territory active manager { id name } user { id email }"
 CREATE = f"""mutation ($input: CreateEmployeeInput!) {{
@@ -287,3 +287,28 @@ async def test_statements_per_employee_page_do_not_grow_with_the_page_size(
         counts[first] = len(statements)
     assert counts[10] == counts[50]
     assert counts[50] <= 7
+
+
+@pytest.mark.asyncio
+async def test_the_reporting_line_lists_direct_reports_or_everyone_below(
+    client: httpx.AsyncClient, app: FastAPI, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+    ceo = await make_employee(database, tenant.id, name="Ceo")
+    vp = await make_employee(database, tenant.id, name="Vp", manager_id=ceo.id)
+    lead = await make_employee(database, tenant.id, name="Lead", manager_id=vp.id)
+    await make_employee(database, tenant.id, name="Rep", manager_id=lead.id)
+    await make_employee(database, tenant.id, name="Outsider")
+    caller = Caller(client, app, tenant.admin)
+
+    async def names(**filter: Any) -> list[str]:
+        body = await caller(EMPLOYEES, first=50, filter=filter)
+        return sorted(edge["node"]["name"] for edge in body["data"]["employees"]["edges"])
+
+    assert await names(managerId=gid("Employee", ceo)) == ["Vp"]
+    assert await names(managerId=gid("Employee", ceo), includeIndirect=True) == [
+        "Lead",
+        "Rep",
+        "Vp",
+    ]
+    assert await names(managerId=gid("Employee", lead), includeIndirect=True) == ["Rep"]

@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.auth.principal import TENANT_ROLES, Principal, Role
+from prm.employees.hierarchy import filter_reports
 from prm.employees.models import Employee
 from prm.errors import Duplicate, Forbidden, InvalidInput, NotFound
 from prm.tenants.models import User
@@ -54,13 +55,20 @@ def filter_employees(
     *,
     team: str | None = None,
     manager_id: uuid.UUID | None = None,
+    include_indirect: bool = False,
+    tenant_id: uuid.UUID | None = None,
     active: bool | None = None,
     search: str | None = None,
 ) -> Select[Employee]:
+    """Narrowed by team, manager (direct reports, or with `include_indirect` everyone
+    below, transitively: needs `tenant_id`), active flag and a name/email search."""
     if team is not None:
         statement = statement.where(Employee.team == team.strip())
     if manager_id is not None:
-        statement = statement.where(Employee.manager_id == manager_id)
+        if include_indirect and tenant_id is not None:
+            statement = filter_reports(statement, tenant_id, manager_id, include_indirect=True)
+        else:
+            statement = statement.where(Employee.manager_id == manager_id)
     if active is not None:
         statement = statement.where(Employee.active.is_(active))
     if search and search.strip():

@@ -38,6 +38,9 @@ class EmployeeFilter:
     manager_id: strawberry.ID | None = strawberry.field(
         default=None, description="Direct reports of this employee."
     )
+    include_indirect: bool | None = strawberry.field(
+        default=None, description="With managerId: everyone below that manager, transitively."
+    )
     active: bool | None = None
     search: str | None = strawberry.field(
         default=None, description="Case-insensitive substring of the name or email."

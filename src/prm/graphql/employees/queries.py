@@ -39,6 +39,8 @@ class Query:
                 statement,
                 team=filter.team,
                 manager_id=manager_id,
+                include_indirect=bool(filter.include_indirect),
+                tenant_id=principal.tenant_id,
                 active=filter.active,
                 search=filter.search,
             )

@@ -12,9 +12,13 @@ import strawberry
 from prm.employees.models import Employee
 from prm.employees.service import can_read_employees
 from prm.graphql.context import Context, Info
+from prm.graphql.pagination import Connection, paginate
+from prm.graphql.permissions import require_principal
 from prm.graphql.relay import Node, register_node
 
 if TYPE_CHECKING:
+    from prm.graphql.erm.types import CompensationPlanType, ObjectiveType
+    from prm.graphql.scorecards.employee_types import EmployeeScorecardType
     from prm.graphql.tenants.types import UserType
 
 
@@ -46,6 +50,83 @@ class EmployeeType(Node):
         if self.user_pk is None:
             return None
         return await load_user(info.context, self.user_pk)
+
+    @strawberry.field(
+        description="The employee's scorecard for a period (`2026-11`, `2026-Q4`, `2026`): "
+        "null until computed, or if the caller may not read it."
+    )
+    async def scorecard(
+        self, info: Info, period: str
+    ) -> (
+        Annotated[EmployeeScorecardType, strawberry.lazy("prm.graphql.scorecards.employee_types")]
+        | None
+    ):
+        from prm.graphql.scorecards.employee_types import employee_scorecard
+
+        return await employee_scorecard(info, self.pk, period)
+
+    @strawberry.field(
+        description="Whom the employee manages: directly, or with `transitive` everyone "
+        "below it in the reporting line."
+    )
+    async def reports(
+        self,
+        info: Info,
+        transitive: bool | None = False,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[EmployeeType]:
+        from prm.employees.hierarchy import filter_reports
+        from prm.employees.service import readable_employees
+
+        principal = require_principal(info)
+        statement = filter_reports(
+            readable_employees(principal),
+            principal.tenant_id,
+            self.pk,
+            include_indirect=bool(transitive),
+        )
+        return await paginate(
+            info.context, statement, to_node=EmployeeType.from_model, first=first, after=after
+        )
+
+    @strawberry.field(
+        description="The employee's objectives (optionally of one period), if the caller "
+        "may read them (itself, its managers, admins); else empty."
+    )
+    async def objectives(
+        self, info: Info, period: str | None = None
+    ) -> list[Annotated[ObjectiveType, strawberry.lazy("prm.graphql.erm.types")]]:
+        from prm.employees.erm_models import Objective
+        from prm.employees.objectives import readable_objectives
+        from prm.graphql.erm.queries import period_key
+        from prm.graphql.erm.types import ObjectiveType
+
+        statement = readable_objectives(require_principal(info)).where(
+            Objective.employee_id == self.pk
+        )
+        if period is not None:
+            statement = statement.where(Objective.period == period_key(period))
+        rows = await info.context.session.scalars(
+            statement.order_by(Objective.period, Objective.metric)
+        )
+        return [ObjectiveType.from_model(row) for row in rows]
+
+    @strawberry.field(
+        description="The plan the employee is paid by in `period` (assigned for it, or "
+        "for the quarter or year containing it), if the caller may read it."
+    )
+    async def compensation_plan(
+        self, info: Info, period: str
+    ) -> Annotated[CompensationPlanType, strawberry.lazy("prm.graphql.erm.types")] | None:
+        from prm.employees.compensation import plan_for
+        from prm.graphql.erm.queries import period_key
+        from prm.graphql.erm.types import CompensationPlanType
+
+        found = await plan_for(
+            info.context.session, require_principal(info), self.pk, period_key(period)
+        )
+        return CompensationPlanType.from_model(found.plan) if found else None
 
     @classmethod
     def from_model(cls, employee: Employee) -> EmployeeType:
