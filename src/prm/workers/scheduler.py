@@ -26,6 +26,7 @@ from sqlalchemy import Connection, text
 from prm.db.engine import Database
 from prm.deals.service import expire_due_protections
 from prm.leads.offers import expire_due_offers
+from prm.metrics.recompute import enqueue_scheduled_recomputes
 from prm.settings import Settings
 from prm.workers.broker import configure_broker
 from prm.workers.maintenance import run_platform_maintenance
@@ -41,6 +42,9 @@ LEAD_OFFER_EXPIRY_INTERVAL = timedelta(seconds=30)
 DEAL_PROTECTION_EXPIRY = "deal_protection_expiry"
 DEAL_PROTECTION_EXPIRY_INTERVAL = timedelta(minutes=1)
 """Approved deal registrations whose protection ended become EXPIRED within this."""
+METRICS_RECOMPUTE = "metrics_recompute"
+METRICS_RECOMPUTE_INTERVAL = timedelta(minutes=15)
+"""Every active tenant's current month and quarter are recomputed this often."""
 
 
 @dataclass
@@ -81,6 +85,11 @@ class Scheduler:
                     DEAL_PROTECTION_EXPIRY,
                     DEAL_PROTECTION_EXPIRY_INTERVAL,
                     lambda: expire_due_protections(database),
+                ),
+                Periodic(
+                    METRICS_RECOMPUTE,
+                    METRICS_RECOMPUTE_INTERVAL,
+                    lambda: enqueue_scheduled_recomputes(database),
                 ),
             ]
         )

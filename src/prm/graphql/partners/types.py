@@ -23,6 +23,7 @@ from prm.tenants.service import can_list_partner_users
 if TYPE_CHECKING:
     from prm.graphql.leads.inputs import LeadFilter
     from prm.graphql.leads.types import LeadType
+    from prm.graphql.scorecards.types import PartnerScorecardType
     from prm.graphql.tenants.types import UserType
 
 PartnerStatusEnum = strawberry.enum(PartnerStatus, name="PartnerStatus")
@@ -121,6 +122,17 @@ class PartnerType(Node):
         from prm.graphql.leads.types import partner_leads  # imports this module
 
         return await partner_leads(info, self.pk, first=first, after=after, filter=filter)
+
+    @strawberry.field(
+        description="Its scorecard of `period` (`2026-11`, `2026-Q4`, `2026`); null until "
+        "computed. A malformed period is INVALID."
+    )
+    async def scorecard(
+        self, info: Info, period: str
+    ) -> Annotated[PartnerScorecardType, strawberry.lazy("prm.graphql.scorecards.types")] | None:
+        from prm.graphql.scorecards.types import partner_scorecard  # imports this module
+
+        return await partner_scorecard(info, self.pk, period)
 
 
 async def load_partner(context: Context, pk: uuid.UUID) -> PartnerType | None:
