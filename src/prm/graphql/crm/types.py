@@ -28,6 +28,7 @@ from prm.graphql.crm.inputs import (
     opportunity_ordering,
 )
 from prm.graphql.crm.loaders import Relation, load_account_totals, load_visible, nested_page
+from prm.graphql.customer_metrics.types import load_lifetime_value
 from prm.graphql.employees.types import EmployeeType, load_employee
 from prm.graphql.pagination import BY_ID, Connection, OrderDirection, Ordering
 from prm.graphql.partners.types import PartnerType, load_partner
@@ -118,6 +119,14 @@ class AccountType(Node):
     async def won_revenue(self, info: Info) -> list[MoneyType]:
         totals = await load_account_totals(info.context, self.pk)
         return [MoneyType.of(money) for money in totals.won_revenue]
+
+    @strawberry.field(
+        description="Realised lifetime value: the sum of won opportunities' amounts in the "
+        "tenant's default currency (null if none). The predicted average is "
+        "`CustomerMetrics.averageLifetimeValue`."
+    )
+    async def lifetime_value(self, info: Info) -> MoneyType | None:
+        return await load_lifetime_value(info.context, self.pk)
 
     @classmethod
     def from_model(cls, account: Account) -> AccountType:
