@@ -24,6 +24,7 @@ from prm.crm.fields import like_pattern, partner_for_write, require_employee, re
 from prm.crm.models import Opportunity, OpportunityStage
 from prm.crm.visibility import readable_opportunities, require_manager, require_writer
 from prm.errors import DomainError, ErrorCode, InvalidInput, NotFound
+from prm.metrics.stale import mark_stale
 from prm.money import Money, normalise_currency
 
 Stage = OpportunityStage
@@ -176,6 +177,8 @@ async def create_opportunity(
     )
     session.add(opportunity)
     await session.flush()
+    if opportunity.closed_at is not None:
+        await mark_stale(session, principal.tenant_id, opportunity.closed_at)
     return opportunity
 
 
@@ -202,8 +205,13 @@ async def update_opportunity(
         opportunity.amount, opportunity.currency = amount.amount, amount.currency
     if stage is not None and stage != opportunity.stage:
         check_transition(principal, opportunity.stage, stage)
+        was_closed = opportunity.closed_at
         _enter_stage(opportunity, stage)
         opportunity.probability = _probability(probability, stage)
+        closing = opportunity.closed_at or was_closed
+        if closing is not None:
+            # Closed, reopened or moved between won and lost: scorecards count closes.
+            await mark_stale(session, principal.tenant_id, closing)
     elif probability is not None:
         opportunity.probability = _probability(probability, opportunity.stage)
     if close_date is not None:

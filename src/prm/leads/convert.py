@@ -32,6 +32,7 @@ from prm.leads.fields import required_text
 from prm.leads.history import change_status
 from prm.leads.lifecycle import invalid_transition, lead_for_work
 from prm.leads.models import Lead, LeadStatus
+from prm.metrics.stale import mark_stale
 from prm.money import Money
 
 
@@ -141,4 +142,5 @@ async def convert_lead(
         source_lead_id=lead.id,
     )
     await session.run_sync(_mark_converted, principal, lead, opportunity)
+    await mark_stale(session, principal.tenant_id, datetime.now(UTC))
     return Conversion(lead=lead, account=account, contact=contact, opportunity=opportunity)

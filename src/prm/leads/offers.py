@@ -30,6 +30,7 @@ from prm.leads.history import change_status, record_event
 from prm.leads.models import Lead, LeadOffer, LeadStatus, OfferDeadline, OfferStatus
 from prm.leads.routing import clear_deadline, route_lead
 from prm.leads.visibility import require_partner
+from prm.metrics.stale import mark_stale_sync
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def accept_offer(
     change_status(
         session, principal, lead, LeadStatus.ACCEPTED, "ACCEPTED", partner_id=offer.partner_id
     )
+    mark_stale_sync(session, principal.tenant_id, now)
     session.flush()
     return offer
 
@@ -113,6 +115,7 @@ def reject_offer(
     clear_deadline(session, offer.tenant_id, offer.id)
     session.flush()
     record_event(session, principal, lead, "REJECTED", partner_id=offer.partner_id, note=clean)
+    mark_stale_sync(session, principal.tenant_id, now)
     route_lead(session, principal, lead, now=now)
     session.flush()
     return offer
@@ -156,6 +159,8 @@ def expire_offers(
             at=now,
         )
         route_lead(session, system, lead, now=now)
+    if offers:
+        mark_stale_sync(session, tenant_id, now)
     session.flush()
     return len(offers)
 

@@ -1,4 +1,5 @@
-"""Periodic ticks: the outbox sweep, lead offer and deal protection expiry, daily maintenance.
+"""Periodic ticks: the outbox sweep, lead offer and deal protection expiry, metrics
+recomputes (scheduled and for stale periods), daily maintenance.
 
 Every scheduler process sweeps the outbox (relays claim rows with `SKIP LOCKED`, so
 sweeping side by side is safe) every `outbox_poll_seconds`, and sooner when a commit in
@@ -27,6 +28,7 @@ from prm.db.engine import Database
 from prm.deals.service import expire_due_protections
 from prm.leads.offers import expire_due_offers
 from prm.metrics.recompute import enqueue_scheduled_recomputes
+from prm.metrics.stale import enqueue_stale_recomputes
 from prm.settings import Settings
 from prm.workers.broker import configure_broker
 from prm.workers.maintenance import run_platform_maintenance
@@ -45,6 +47,9 @@ DEAL_PROTECTION_EXPIRY_INTERVAL = timedelta(minutes=1)
 METRICS_RECOMPUTE = "metrics_recompute"
 METRICS_RECOMPUTE_INTERVAL = timedelta(minutes=15)
 """Every active tenant's current month and quarter are recomputed this often."""
+STALE_METRICS = "stale_metrics"
+STALE_METRICS_INTERVAL = timedelta(seconds=10)
+"""Periods an event marked stale are recomputed within this (plus the quiet seconds)."""
 
 
 @dataclass
@@ -90,6 +95,11 @@ class Scheduler:
                     METRICS_RECOMPUTE,
                     METRICS_RECOMPUTE_INTERVAL,
                     lambda: enqueue_scheduled_recomputes(database),
+                ),
+                Periodic(
+                    STALE_METRICS,
+                    STALE_METRICS_INTERVAL,
+                    lambda: enqueue_stale_recomputes(database),
                 ),
             ]
         )
