@@ -16,7 +16,6 @@ from sqlalchemy import (
     Date,
     Enum,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
@@ -30,18 +29,11 @@ from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prm.db.base import Base, TenantOwned
+from prm.db.base import MONEY, Base, TenantOwned, tenant_fk
 
-MONEY = Numeric(18, 4)
 PERCENT = Numeric(5, 2)
 MAX_SKU = 64
 MAX_LOCATION = 100
-
-
-def _fk(column: str, table: str, ondelete: str = "RESTRICT") -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
-    )
 
 
 class Product(TenantOwned, Base):
@@ -94,7 +86,7 @@ class ProductOptionGroup(TenantOwned, Base):
 
     __tablename__ = "product_option_groups"
     __table_args__ = (
-        _fk("product_id", "products", "CASCADE"),
+        tenant_fk("product_id", "products", "CASCADE"),
         Index(
             "uq_product_option_groups_position", "tenant_id", "product_id", "position", unique=True
         ),
@@ -118,8 +110,8 @@ class ProductOptionChoice(TenantOwned, Base):
 
     __tablename__ = "product_option_choices"
     __table_args__ = (
-        _fk("group_id", "product_option_groups", "CASCADE"),
-        _fk("product_id", "products", "CASCADE"),
+        tenant_fk("group_id", "product_option_groups", "CASCADE"),
+        tenant_fk("product_id", "products", "CASCADE"),
         Index(
             "uq_product_option_choices_position", "tenant_id", "group_id", "position", unique=True
         ),
@@ -140,8 +132,8 @@ class BundleItem(TenantOwned, Base):
 
     __tablename__ = "product_bundle_items"
     __table_args__ = (
-        _fk("bundle_id", "products", "CASCADE"),
-        _fk("item_id", "products", "RESTRICT"),
+        tenant_fk("bundle_id", "products", "CASCADE"),
+        tenant_fk("item_id", "products", "RESTRICT"),
         Index("uq_product_bundle_items", "tenant_id", "bundle_id", "item_id", unique=True),
         Index("ix_product_bundle_items_item", "tenant_id", "item_id"),
         CheckConstraint("quantity >= 1", name="quantity_positive"),
@@ -167,8 +159,8 @@ class PriceBook(TenantOwned, Base):
     __tablename__ = "price_books"
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
-        _fk("tier_id", "partner_tiers", "CASCADE"),
-        _fk("partner_id", "partners", "CASCADE"),
+        tenant_fk("tier_id", "partner_tiers", "CASCADE"),
+        tenant_fk("partner_id", "partners", "CASCADE"),
         Index("ix_price_books_scope", "tenant_id", "scope", "currency", "tier_id", "partner_id"),
         Index("ix_price_books_tenant_name", "tenant_id", "name", "id"),
         CheckConstraint(
@@ -202,8 +194,8 @@ class PriceBookEntry(TenantOwned, Base):
 
     __tablename__ = "price_book_entries"
     __table_args__ = (
-        _fk("price_book_id", "price_books", "CASCADE"),
-        _fk("product_id", "products", "RESTRICT"),
+        tenant_fk("price_book_id", "price_books", "CASCADE"),
+        tenant_fk("product_id", "products", "RESTRICT"),
         Index(
             "uq_price_book_entries_break",
             "tenant_id",
@@ -303,10 +295,10 @@ class Quote(TenantOwned, Base):
     __tablename__ = "quotes"
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
-        _fk("partner_id", "partners", "CASCADE"),
-        _fk("account_id", "accounts", "SET NULL (account_id)"),
-        _fk("opportunity_id", "opportunities", "SET NULL (opportunity_id)"),
-        _fk("created_by", "users", "SET NULL (created_by)"),
+        tenant_fk("partner_id", "partners", "CASCADE"),
+        tenant_fk("account_id", "accounts", "SET NULL (account_id)"),
+        tenant_fk("opportunity_id", "opportunities", "SET NULL (opportunity_id)"),
+        tenant_fk("created_by", "users", "SET NULL (created_by)"),
         Index("uq_quotes_tenant_number", "tenant_id", "number", unique=True),
         Index("ix_quotes_tenant_status", "tenant_id", "status", "created_at", "id"),
         Index("ix_quotes_tenant_partner", "tenant_id", "partner_id", "created_at", "id"),
@@ -354,8 +346,8 @@ class QuoteLine(TenantOwned, Base):
 
     __tablename__ = "quote_lines"
     __table_args__ = (
-        _fk("quote_id", "quotes", "CASCADE"),
-        _fk("product_id", "products", "RESTRICT"),
+        tenant_fk("quote_id", "quotes", "CASCADE"),
+        tenant_fk("product_id", "products", "RESTRICT"),
         Index("uq_quote_lines_position", "tenant_id", "quote_id", "position", unique=True),
         Index("ix_quote_lines_product", "tenant_id", "product_id"),
         CheckConstraint("quantity >= 1", name="quantity_positive"),
@@ -389,7 +381,7 @@ class StockLevel(TenantOwned, Base):
     __tablename__ = "stock_levels"
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
-        _fk("product_id", "products", "CASCADE"),
+        tenant_fk("product_id", "products", "CASCADE"),
         Index(
             "uq_stock_levels_product_location", "tenant_id", "product_id", "location", unique=True
         ),
@@ -409,8 +401,8 @@ class StockAllocation(TenantOwned, Base):
     __tablename__ = "stock_allocations"
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
-        _fk("product_id", "products", "CASCADE"),
-        _fk("partner_id", "partners", "CASCADE"),
+        tenant_fk("product_id", "products", "CASCADE"),
+        tenant_fk("partner_id", "partners", "CASCADE"),
         Index(
             "uq_stock_allocations",
             "tenant_id",

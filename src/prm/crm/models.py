@@ -17,10 +17,8 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     Enum,
-    ForeignKeyConstraint,
     Index,
     Integer,
-    Numeric,
     String,
     Text,
     func,
@@ -29,19 +27,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
-from prm.db.base import Base, TenantOwned
+from prm.db.base import MONEY, Base, TenantOwned, tenant_fk
 
-MONEY = Numeric(18, 4)
 NO_CLOSE_DATE = "'infinity'::date"
 """Where opportunities without a close date sort: after every real one."""
 NO_AMOUNT = "-1::numeric"
 """Where opportunities without an amount sort: before every real one (amounts are >= 0)."""
-
-
-def _fk(column: str, table: str, ondelete: str = "RESTRICT") -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
-    )
 
 
 class OpportunityStage(enum.StrEnum):
@@ -72,8 +63,8 @@ class Direction(enum.StrEnum):
 class Account(TenantOwned, Base):
     __tablename__ = "accounts"
     __table_args__ = (
-        _fk("owner_id", "employees", "SET NULL (owner_id)"),
-        _fk("partner_id", "partners", "SET NULL (partner_id)"),
+        tenant_fk("owner_id", "employees", "SET NULL (owner_id)"),
+        tenant_fk("partner_id", "partners", "SET NULL (partner_id)"),
         Index("ix_accounts_tenant_owner", "tenant_id", "owner_id"),
         Index("ix_accounts_tenant_partner", "tenant_id", "partner_id"),
         Index("ix_accounts_tenant_country", "tenant_id", "country", "region"),
@@ -103,7 +94,7 @@ class Account(TenantOwned, Base):
 class Contact(TenantOwned, Base):
     __tablename__ = "contacts"
     __table_args__ = (
-        _fk("account_id", "accounts", "SET NULL (account_id)"),
+        tenant_fk("account_id", "accounts", "SET NULL (account_id)"),
         Index("ix_contacts_tenant_account", "tenant_id", "account_id"),
         Index("ix_contacts_tenant_email", "tenant_id", func.lower(text("email"))),
         Index("ix_contacts_tenant_last_name", "tenant_id", "last_name", "id"),
@@ -138,10 +129,12 @@ class Contact(TenantOwned, Base):
 class Opportunity(TenantOwned, Base):
     __tablename__ = "opportunities"
     __table_args__ = (
-        _fk("account_id", "accounts"),
-        _fk("owner_id", "employees", "SET NULL (owner_id)"),
-        _fk("partner_id", "partners", "SET NULL (partner_id)"),
-        _fk("source_lead_id", "leads", "SET NULL (source_lead_id)"),  # added by the leads migration
+        tenant_fk("account_id", "accounts"),
+        tenant_fk("owner_id", "employees", "SET NULL (owner_id)"),
+        tenant_fk("partner_id", "partners", "SET NULL (partner_id)"),
+        tenant_fk(
+            "source_lead_id", "leads", "SET NULL (source_lead_id)"
+        ),  # added by the leads migration
         CheckConstraint("amount IS NULL OR amount >= 0", name="amount_nonneg"),
         CheckConstraint("(amount IS NULL) = (currency IS NULL)", name="amount_has_currency"),
         CheckConstraint("probability BETWEEN 0 AND 100", name="probability_range"),
@@ -205,11 +198,11 @@ class Activity(TenantOwned, Base):
 
     __tablename__ = "activities"
     __table_args__ = (
-        _fk("account_id", "accounts", "CASCADE"),
-        _fk("contact_id", "contacts", "CASCADE"),
-        _fk("opportunity_id", "opportunities", "CASCADE"),
-        _fk("actor_user_id", "users", "SET NULL (actor_user_id)"),
-        _fk("lead_id", "leads", "SET NULL (lead_id)"),  # added by the leads migration
+        tenant_fk("account_id", "accounts", "CASCADE"),
+        tenant_fk("contact_id", "contacts", "CASCADE"),
+        tenant_fk("opportunity_id", "opportunities", "CASCADE"),
+        tenant_fk("actor_user_id", "users", "SET NULL (actor_user_id)"),
+        tenant_fk("lead_id", "leads", "SET NULL (lead_id)"),  # added by the leads migration
         Index(
             "ix_activities_tenant_account_at",
             "tenant_id",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, func
+from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, MetaData, Numeric, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from prm.db.ids import new_id
@@ -17,6 +17,18 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+MONEY = Numeric(18, 4)
+"""Every money amount: 14 digits before the point, 4 after (currencies have at most 3)."""
+
+
+def tenant_fk(column: str, table: str, ondelete: str = "RESTRICT") -> ForeignKeyConstraint:
+    """`(tenant_id, column)` references `table (tenant_id, id)`: no row points into
+    another tenant."""
+    return ForeignKeyConstraint(
+        ["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
+    )
 
 
 class Base(DeclarativeBase):

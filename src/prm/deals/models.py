@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prm.db.base import Base, TenantOwned
+from prm.db.base import Base, TenantOwned, tenant_fk
 from prm.leads.models import Lead
 
 
@@ -40,12 +40,6 @@ LIVE_STATUSES = (RegistrationStatus.PENDING, RegistrationStatus.APPROVED)
 """Registrations that still claim their company: what conflict detection compares against."""
 
 
-def _fk(column: str, table: str, ondelete: str = "RESTRICT") -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
-    )
-
-
 class DealRegistration(TenantOwned, Base):
     """A deal a partner found and registered. `match_domain` is the contact email's domain
     unless it is a free-mail domain (gmail.com names no company), so it can be compared
@@ -54,9 +48,9 @@ class DealRegistration(TenantOwned, Base):
 
     __tablename__ = "deal_registrations"
     __table_args__ = (
-        _fk("partner_id", "partners", "CASCADE"),
-        _fk("registered_by", "users", "SET NULL (registered_by)"),
-        _fk("decided_by", "users", "SET NULL (decided_by)"),
+        tenant_fk("partner_id", "partners", "CASCADE"),
+        tenant_fk("registered_by", "users", "SET NULL (registered_by)"),
+        tenant_fk("decided_by", "users", "SET NULL (decided_by)"),
         CheckConstraint(
             "estimated_value IS NULL OR estimated_value >= 0", name="estimated_value_nonneg"
         ),

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Enum,
-    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
@@ -22,18 +21,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prm.db.base import Base, TenantOwned
+from prm.db.base import MONEY, Base, TenantOwned, tenant_fk
 
-MONEY = Numeric(18, 4)
 PERCENT = Numeric(6, 2)
 PERIOD = String(7)
 """`2026-11` (month), `2026-Q4` (quarter) or `2026` (year): see `prm.metrics.periods`."""
-
-
-def _fk(column: str, table: str, ondelete: str = "CASCADE") -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
-    )
 
 
 class ObjectiveMetric(enum.StrEnum):
@@ -50,7 +42,7 @@ class Objective(TenantOwned, Base):
     __tablename__ = "objectives"
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
-        _fk("employee_id", "employees"),
+        tenant_fk("employee_id", "employees", "CASCADE"),
         Index(
             "uq_objectives_employee_period_metric",
             "tenant_id",
@@ -100,8 +92,8 @@ class CompensationAssignment(TenantOwned, Base):
 
     __tablename__ = "compensation_assignments"
     __table_args__ = (
-        _fk("employee_id", "employees"),
-        _fk("plan_id", "compensation_plans", "RESTRICT"),
+        tenant_fk("employee_id", "employees", "CASCADE"),
+        tenant_fk("plan_id", "compensation_plans", "RESTRICT"),
         Index("uq_compensation_assignments", "tenant_id", "employee_id", "period", unique=True),
         Index("ix_compensation_assignments_plan", "tenant_id", "plan_id", "period"),
     )
@@ -117,8 +109,8 @@ class PerformanceReview(TenantOwned, Base):
     __tablename__ = "performance_reviews"
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
-        _fk("employee_id", "employees"),
-        _fk("reviewer_id", "employees", "SET NULL (reviewer_id)"),
+        tenant_fk("employee_id", "employees", "CASCADE"),
+        tenant_fk("reviewer_id", "employees", "SET NULL (reviewer_id)"),
         Index("uq_performance_reviews", "tenant_id", "employee_id", "period", unique=True),
         Index("ix_performance_reviews_reviewer", "tenant_id", "reviewer_id", "period"),
         Index("ix_performance_reviews_period", "tenant_id", "period"),
@@ -141,9 +133,9 @@ class TrainingRecord(TenantOwned, Base):
     __tablename__ = "training_records"
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
-        _fk("employee_id", "employees"),
-        _fk("user_id", "users"),
-        _fk("partner_id", "partners"),
+        tenant_fk("employee_id", "employees", "CASCADE"),
+        tenant_fk("user_id", "users", "CASCADE"),
+        tenant_fk("partner_id", "partners", "CASCADE"),
         Index("ix_training_records_employee", "tenant_id", "employee_id", "completed_at"),
         Index("ix_training_records_user", "tenant_id", "user_id", "completed_at"),
         Index("ix_training_records_completed", "tenant_id", "completed_at"),

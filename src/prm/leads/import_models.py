@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy import (
     ARRAY,
     BigInteger,
-    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -19,13 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prm.db.base import Base, TenantOwned
-
-
-def _fk(column: str, table: str, ondelete: str = "CASCADE") -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
-    )
+from prm.db.base import Base, TenantOwned, tenant_fk
 
 
 class LeadImport(TenantOwned, Base):
@@ -35,8 +28,8 @@ class LeadImport(TenantOwned, Base):
 
     __tablename__ = "lead_imports"
     __table_args__ = (
-        _fk("job_id", "jobs"),
-        _fk("requested_by", "users", "SET NULL (requested_by)"),
+        tenant_fk("job_id", "jobs", "CASCADE"),
+        tenant_fk("requested_by", "users", "SET NULL (requested_by)"),
         Index("ix_lead_imports_tenant_job", "tenant_id", "job_id"),
         Index("ix_lead_imports_tenant_sha256", "tenant_id", "file_sha256"),
     )
@@ -62,7 +55,7 @@ class LeadImportChunk(TenantOwned, Base):
 
     __tablename__ = "lead_import_chunks"
     __table_args__ = (
-        _fk("import_id", "lead_imports"),
+        tenant_fk("import_id", "lead_imports", "CASCADE"),
         Index("uq_lead_import_chunks_seq", "tenant_id", "import_id", "seq", unique=True),
     )
 
@@ -77,7 +70,7 @@ class LeadImportError(TenantOwned, Base):
 
     __tablename__ = "lead_import_errors"
     __table_args__ = (
-        _fk("import_id", "lead_imports"),
+        tenant_fk("import_id", "lead_imports", "CASCADE"),
         Index("ix_lead_import_errors_import_row", "tenant_id", "import_id", "row_number", "id"),
     )
 
@@ -94,8 +87,8 @@ class LeadImportKey(TenantOwned, Base):
 
     __tablename__ = "lead_import_keys"
     __table_args__ = (
-        _fk("lead_id", "leads"),
-        _fk("import_id", "lead_imports", "SET NULL (import_id)"),
+        tenant_fk("lead_id", "leads", "CASCADE"),
+        tenant_fk("import_id", "lead_imports", "SET NULL (import_id)"),
         Index("uq_lead_import_keys_key", "tenant_id", "natural_key", unique=True),
         Index("ix_lead_import_keys_lead", "tenant_id", "lead_id"),
     )

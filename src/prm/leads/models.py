@@ -17,7 +17,6 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
-    Numeric,
     PrimaryKeyConstraint,
     String,
     Text,
@@ -26,9 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prm.db.base import Base, TenantOwned
-
-MONEY = Numeric(18, 4)
+from prm.db.base import MONEY, Base, TenantOwned, tenant_fk
 
 
 class LeadStatus(enum.StrEnum):
@@ -91,12 +88,6 @@ class ScoringCriterion(enum.StrEnum):
     ENGAGEMENT = "ENGAGEMENT"
 
 
-def _fk(column: str, table: str, ondelete: str = "RESTRICT") -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
-    )
-
-
 def _enum(kind: type[enum.Enum], name: str) -> Enum:
     return Enum(kind, name=name, native_enum=False, length=16)
 
@@ -138,10 +129,10 @@ class DistributionRule(TenantOwned, Base):
 class Lead(TenantOwned, Base):
     __tablename__ = "leads"
     __table_args__ = (
-        _fk("partner_id", "partners"),
-        _fk("owner_id", "users", "SET NULL (owner_id)"),
-        _fk("rule_id", "distribution_rules", "SET NULL (rule_id)"),
-        _fk("created_by", "users", "SET NULL (created_by)"),
+        tenant_fk("partner_id", "partners"),
+        tenant_fk("owner_id", "users", "SET NULL (owner_id)"),
+        tenant_fk("rule_id", "distribution_rules", "SET NULL (rule_id)"),
+        tenant_fk("created_by", "users", "SET NULL (created_by)"),
         CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
         CheckConstraint(
             "estimated_value IS NULL OR estimated_value >= 0", name="estimated_value_nonneg"
@@ -226,10 +217,10 @@ class LeadOffer(TenantOwned, Base):
 
     __tablename__ = "lead_offers"
     __table_args__ = (
-        _fk("lead_id", "leads", "CASCADE"),
-        _fk("partner_id", "partners", "CASCADE"),
-        _fk("rule_id", "distribution_rules", "SET NULL (rule_id)"),
-        _fk("responded_by", "users", "SET NULL (responded_by)"),
+        tenant_fk("lead_id", "leads", "CASCADE"),
+        tenant_fk("partner_id", "partners", "CASCADE"),
+        tenant_fk("rule_id", "distribution_rules", "SET NULL (rule_id)"),
+        tenant_fk("responded_by", "users", "SET NULL (responded_by)"),
         Index(
             "uq_lead_offers_one_pending",
             "tenant_id",
@@ -260,9 +251,9 @@ class LeadEvent(TenantOwned, Base):
 
     __tablename__ = "lead_events"
     __table_args__ = (
-        _fk("lead_id", "leads", "CASCADE"),
-        _fk("actor_id", "users", "SET NULL (actor_id)"),
-        _fk("partner_id", "partners", "SET NULL (partner_id)"),
+        tenant_fk("lead_id", "leads", "CASCADE"),
+        tenant_fk("actor_id", "users", "SET NULL (actor_id)"),
+        tenant_fk("partner_id", "partners", "SET NULL (partner_id)"),
         Index("ix_lead_events_tenant_lead", "tenant_id", "lead_id", "at", "id"),
     )
 

@@ -18,7 +18,6 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
-    Numeric,
     PrimaryKeyConstraint,
     String,
     Text,
@@ -26,10 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prm.db.base import Base, TenantOwned
+from prm.db.base import MONEY, Base, TenantOwned
 from prm.leads.models import Lead, LeadEvent, LeadOffer
 
-MONEY = Numeric(18, 4)
 PERIOD = String(7)
 
 
