@@ -54,3 +54,16 @@ class Principal:
         return cls(
             tenant_id=tenant_id, kind="platform", subject_id=None, roles=frozenset({Role.ADMIN})
         )
+
+
+def is_staff(principal: Principal) -> bool:
+    """Tenant staff (ADMIN, MANAGER, EMPLOYEE, or an API client holding one of them)."""
+    return principal.has_any(*TENANT_ROLES)
+
+
+def own_partner(principal: Principal) -> uuid.UUID | None:
+    """The partner a partner user acts for (None for staff and anyone else): what every
+    domain's visibility rules narrow a partner user to."""
+    if is_staff(principal) or not principal.has_any(*PARTNER_ROLES):
+        return None
+    return principal.partner_id

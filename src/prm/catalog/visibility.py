@@ -33,23 +33,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import array
 
-from prm.auth.principal import PARTNER_ROLES, TENANT_ROLES, Principal, Role
+from prm.auth.principal import Principal, Role, is_staff, own_partner
 from prm.catalog.models import PriceBook, PriceBookScope, Product, Promotion, Quote
 from prm.errors import Forbidden, NotFound
 from prm.partners.models import Partner
 
 CATALOG_MANAGERS = (Role.ADMIN, Role.MANAGER)
-
-
-def is_staff(principal: Principal) -> bool:
-    return principal.has_any(*TENANT_ROLES)
-
-
-def own_partner(principal: Principal) -> uuid.UUID | None:
-    """The partner a non-staff partner user acts for (None for staff and anyone else)."""
-    if is_staff(principal) or not principal.has_any(*PARTNER_ROLES):
-        return None
-    return principal.partner_id
 
 
 def require_catalog_manager(principal: Principal) -> None:

@@ -16,24 +16,11 @@ Anything else is invisible: absent from lists, `null` as a node, `NOT_FOUND` to 
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 
-from prm.auth.principal import PARTNER_ROLES, TENANT_ROLES, Principal, Role
+from prm.auth.principal import Principal, Role, is_staff, own_partner
 from prm.crm.models import Account, Activity, Contact, Opportunity
 from prm.errors import Forbidden
-
-
-def is_staff(principal: Principal) -> bool:
-    return principal.has_any(*TENANT_ROLES)
-
-
-def own_partner(principal: Principal) -> uuid.UUID | None:
-    """The partner a non-staff partner user acts for (None for staff and for anyone else)."""
-    if is_staff(principal) or not principal.has_any(*PARTNER_ROLES):
-        return None
-    return principal.partner_id
 
 
 def account_visible(principal: Principal) -> ColumnElement[bool]:

@@ -16,26 +16,15 @@ import uuid
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from prm.auth.principal import PARTNER_ROLES, TENANT_ROLES, Principal, Role
+from prm.auth.principal import Principal, Role, is_staff, own_partner
 from prm.errors import Forbidden, NotFound
 from prm.leads.eligibility import partner_may_claim
 from prm.leads.models import Lead, LeadOffer, LeadStatus
 
 
-def is_staff(principal: Principal) -> bool:
-    return principal.has_any(*TENANT_ROLES)
-
-
 def is_lead_manager(principal: Principal) -> bool:
     """Admins and managers steer leads: route, work, convert any lead."""
     return principal.has_any(Role.ADMIN, Role.MANAGER)
-
-
-def own_partner(principal: Principal) -> uuid.UUID | None:
-    """The partner a partner user acts for (None for staff and anyone else)."""
-    if is_staff(principal) or not principal.has_any(*PARTNER_ROLES):
-        return None
-    return principal.partner_id
 
 
 def require_partner(principal: Principal, what: str) -> uuid.UUID:

@@ -20,7 +20,7 @@ from sqlalchemy import Select, cast, false, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prm.auth.principal import TENANT_ROLES, Principal, Role
+from prm.auth.principal import Principal, Role, is_staff
 from prm.errors import Duplicate, ErrorCode, Forbidden, InvalidInput, NotFound
 from prm.partners.models import Partner, PartnerStatus, PartnerTier
 
@@ -68,10 +68,6 @@ class PartnerChanges(TypedDict, total=False):
 
 
 # Visibility ----------------------------------------------------------------------------
-
-
-def is_staff(principal: Principal) -> bool:
-    return principal.has_any(*TENANT_ROLES)
 
 
 def can_read_partner(principal: Principal, partner_id: uuid.UUID) -> bool:
