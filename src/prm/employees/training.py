@@ -13,8 +13,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from prm.auth.principal import Principal, Role
 from prm.employees.erm_models import TrainingRecord
@@ -30,7 +31,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 def partner_has_current_certification(
     partner_id: uuid.UUID | ColumnElement[Any],
-    certification: str,
+    certification: str | ColumnElement[Any] | QueryableAttribute[Any],
     at: datetime | ColumnElement[Any],
     *,
     tenant_id: uuid.UUID | ColumnElement[Any] | None = None,
@@ -46,7 +47,8 @@ def partner_has_current_certification(
     ]
     if tenant_id is not None:
         conditions.append(TrainingRecord.tenant_id == tenant_id)
-    return exists().where(*conditions)
+    # Correlate everything but the records, so `partner_id` may come from any enclosing query.
+    return select(TrainingRecord.id).where(*conditions).correlate_except(TrainingRecord).exists()
 
 
 def readable_training(principal: Principal) -> Select[TrainingRecord]:

@@ -2,7 +2,8 @@
 
 A partner is eligible for a lead under a rule when it is ACTIVE, covers the lead's
 territory, has every capability the rule asks for, and its tier ranks at least the rule's
-`minTierRank`. Territory: a partner with a country takes leads of that country only; with
+`minTierRank`. A capability the tenant ties to a certification (`capability_certifications`)
+counts only while one of the partner's users holds that certification unexpired. Territory: a partner with a country takes leads of that country only; with
 a region, leads of that region only (case-insensitive); with postal prefixes, leads whose
 postal code starts with one of them (spaces ignored). A partner without a country,
 region or prefixes is not restricted on that dimension.
@@ -32,10 +33,11 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.orm import QueryableAttribute, aliased
 from sqlalchemy.types import Integer, String
 
+from prm.employees.training import partner_has_current_certification
 from prm.leads.models import (
     HELD_STATUSES,
     DistributionRule,
@@ -43,7 +45,7 @@ from prm.leads.models import (
     LeadOffer,
     OfferStatus,
 )
-from prm.partners.models import Partner, PartnerStatus, PartnerTier
+from prm.partners.models import CapabilityCertification, Partner, PartnerStatus, PartnerTier
 
 Value = ColumnElement[Any] | Any
 
@@ -62,6 +64,20 @@ _TIER = aliased(PartnerTier, name="eligible_tier")
 _OFFERED = aliased(LeadOffer, name="earlier_offer")
 _RULE = aliased(DistributionRule, name="lead_rule")
 _CLAIMER = aliased(Partner, name="claimer")
+_REQUIREMENT = aliased(CapabilityCertification, name="required_certification")
+
+
+def certified_for(partner: Any, capabilities: ColumnElement[Any]) -> ColumnElement[bool]:
+    """No capability in `capabilities` requires a certification that none of the
+    partner's users holds unexpired now (one index probe per required certification)."""
+    requirement = _REQUIREMENT
+    return ~exists().where(
+        requirement.tenant_id == partner.tenant_id,
+        capabilities.op("@>")(array([requirement.capability], type_=String(100))),
+        ~partner_has_current_certification(
+            partner.id, requirement.certification, func.now(), tenant_id=partner.tenant_id
+        ),
+    )
 
 
 def covers_lead(
@@ -101,7 +117,13 @@ def covers_lead(
             .correlate_except(prefix)
             .exists(),
         ),
-        or_(capabilities_sql.is_(None), partner.capabilities.op("@>")(capabilities_sql))
+        or_(
+            capabilities_sql.is_(None),
+            and_(
+                partner.capabilities.op("@>")(capabilities_sql),
+                certified_for(partner, capabilities_sql),
+            ),
+        )
         if capabilities is not None
         else true(),
         or_(min_rank_sql.is_(None), tier_rank >= min_rank_sql)

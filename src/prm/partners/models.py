@@ -103,3 +103,20 @@ class Partner(TenantOwned, Base):
     (migration c25ec0f047da): it follows `tier_id` and the tier's rank, whoever writes."""
     status_reason: Mapped[str | None] = mapped_column(String(500))
     status_changed_at: Mapped[datetime | None] = mapped_column()
+
+
+class CapabilityCertification(TenantOwned, Base):
+    """A capability the tenant will route on only to certified partners: a partner counts
+    as having `capability` for a distribution rule that asks for it only while one of its
+    users holds a current `certification` (a training record, `prm.employees.training`).
+    A partner may still list the capability; the requirement gates eligibility, not the
+    profile."""
+
+    __tablename__ = "capability_certifications"
+    __mapper_args__ = {"eager_defaults": True}
+    __table_args__ = (
+        Index("uq_capability_certifications_capability", "tenant_id", "capability", unique=True),
+    )
+
+    capability: Mapped[str] = mapped_column(String(100))
+    certification: Mapped[str] = mapped_column(String(100))

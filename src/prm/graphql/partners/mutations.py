@@ -16,10 +16,16 @@ from prm.graphql.partners.inputs import (
     UpdatePartnerInput,
     UpdatePartnerTierInput,
 )
-from prm.graphql.partners.types import PartnerStatusEnum, PartnerTierType, PartnerType
+from prm.graphql.partners.types import (
+    CapabilityCertificationType,
+    PartnerStatusEnum,
+    PartnerTierType,
+    PartnerType,
+)
 from prm.graphql.permissions import require_principal
 from prm.graphql.relay import require_pk
 from prm.partners import service
+from prm.partners.capability_certifications import set_capability_certification
 from prm.partners.models import PartnerStatus
 
 ADMIN = (Role.ADMIN,)
@@ -33,6 +39,11 @@ class PartnerTierPayload(Payload):
 @strawberry.type
 class PartnerPayload(Payload):
     partner: PartnerType | None = None
+
+
+@strawberry.type
+class CapabilityCertificationPayload(Payload):
+    capability_certification: CapabilityCertificationType | None = None
 
 
 def _given(input: object, *names: str) -> dict[str, Any]:
@@ -73,6 +84,26 @@ class Mutation:
             service.TierChanges(**changes),  # type: ignore[typeddict-item]
         )
         return PartnerTierPayload(partner_tier=PartnerTierType.from_model(tier))
+
+    @mutation(
+        CapabilityCertificationPayload,
+        roles=ADMIN,
+        description="Require `certification` for `capability` (replacing an earlier "
+        "requirement), or with `certification` null drop it; from the next routing decision "
+        "on, rules asking for the capability pass over partners without it (admins only).",
+    )
+    async def set_capability_certification(
+        self, info: Info, capability: str, certification: str | None = None
+    ) -> CapabilityCertificationPayload:
+        row = await set_capability_certification(
+            info.context.session,
+            require_principal(info),
+            capability=capability,
+            certification=certification,
+        )
+        return CapabilityCertificationPayload(
+            capability_certification=CapabilityCertificationType.from_model(row) if row else None
+        )
 
     @mutation(PartnerPayload, roles=ADMIN, description="Add a partner organisation (admins only).")
     async def create_partner(self, info: Info, input: CreatePartnerInput) -> PartnerPayload:

@@ -1,4 +1,4 @@
-"""Queries of the partners domain: `partnerTiers`, `partners`."""
+"""Queries of the partners domain: `partnerTiers`, `partners`, `capabilityCertifications`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ from sqlalchemy import Select, false, func, literal_column
 from prm.graphql.context import Info
 from prm.graphql.pagination import Connection, Ordering, paginate
 from prm.graphql.partners.inputs import PartnerFilter, PartnerOrder, PartnerOrderField
-from prm.graphql.partners.types import PartnerTierType, PartnerType
+from prm.graphql.partners.types import (
+    CapabilityCertificationType,
+    PartnerTierType,
+    PartnerType,
+)
 from prm.graphql.permissions import require_principal
 from prm.graphql.relay import pk_of
 from prm.partners import service
+from prm.partners.capability_certifications import list_capability_certifications
 from prm.partners.models import Partner
 
 SCORE_KEY = func.coalesce(
@@ -77,6 +82,14 @@ class Query:
         principal = require_principal(info)
         rows = await info.context.session.scalars(service.readable_tiers(principal))
         return [PartnerTierType.from_model(row) for row in rows]
+
+    @strawberry.field(
+        description="Capabilities that need a current certification before rules asking for "
+        "them route to a partner, by capability. Readable by every user of the tenant."
+    )
+    async def capability_certifications(self, info: Info) -> list[CapabilityCertificationType]:
+        rows = await list_capability_certifications(info.context.session, require_principal(info))
+        return [CapabilityCertificationType.from_model(row) for row in rows]
 
     @strawberry.field(
         description="Partner organisations: every one for tenant staff, its own for a "

@@ -17,7 +17,7 @@ from prm.graphql.partners.loaders import partner_user_counts, partner_users_page
 from prm.graphql.permissions import require_principal
 from prm.graphql.relay import Node, register_node
 from prm.partners import service
-from prm.partners.models import Partner, PartnerStatus, PartnerTier
+from prm.partners.models import CapabilityCertification, Partner, PartnerStatus, PartnerTier
 from prm.tenants.service import can_list_partner_users
 
 if TYPE_CHECKING:
@@ -32,7 +32,10 @@ PartnerStatusEnum = strawberry.enum(PartnerStatus, name="PartnerStatus")
 @strawberry.type(name="PartnerTier", description="A level of the partner programme.")
 class PartnerTierType(Node):
     name: str
-    rank: int = strawberry.field(description="Lower is better: tiers are listed by rank.")
+    rank: int = strawberry.field(
+        description="A higher rank is a higher tier (rules' `minTierRank` admits ranks at or "
+        "above it)."
+    )
     discount_percent: Decimal
     lead_weight: Decimal
 
@@ -159,3 +162,22 @@ async def _partner_node(context: Context, pk: uuid.UUID) -> PartnerType | None:
 @register_node(PartnerTierType)
 async def _tier_node(context: Context, pk: uuid.UUID) -> PartnerTierType | None:
     return await load_tier(context, pk)
+
+
+@strawberry.type(
+    name="CapabilityCertification",
+    description="A capability that counts for routing only while one of the partner's users "
+    "holds `certification` unexpired (see `recordTraining`).",
+)
+class CapabilityCertificationType:
+    capability: str
+    certification: str
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, row: CapabilityCertification) -> CapabilityCertificationType:
+        return cls(
+            capability=row.capability,
+            certification=row.certification,
+            updated_at=row.updated_at,
+        )
