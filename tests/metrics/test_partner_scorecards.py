@@ -342,7 +342,9 @@ async def test_the_current_quarters_score_steers_performance_routing(database: D
             partner.id: partner.performance_score
             for partner in session.scalars(select(Partner).where(Partner.tenant_id == tenant.id))
         }
-    assert scores == {strong.id: pytest.approx(35.0), weak.id: 0.0}
+    # The previous quarter (computed above, no deals: 0) weighs by the share still to come.
+    elapsed = (now - quarter.start) / (quarter.end - quarter.start)
+    assert scores == {strong.id: pytest.approx(35.0 * elapsed), weak.id: 0.0}
 
     await make_rule(database, tenant.id, strategy=DistributionStrategy.PERFORMANCE)
     for _ in range(3):
@@ -354,6 +356,42 @@ async def test_the_current_quarters_score_steers_performance_routing(database: D
             )
         )
     assert offered == Counter({strong.id: 3})
+
+
+@pytest.mark.asyncio
+async def test_early_in_a_quarter_the_routing_score_leans_on_the_previous_quarter(
+    database: Database,
+) -> None:
+    tenant = await make_tenant(database)
+    veteran = await make_territory_partner(database, tenant.id)
+    newcomer = await make_territory_partner(database, tenant.id)
+    build = await builder(database, tenant)
+    quarter = period_containing(datetime.now(UTC), "QUARTER").previous()
+    previous = quarter.previous()
+    build.deal(veteran.id, OpportunityStage.CLOSED_WON, "100.00", closed=previous.start)
+    build.deal(newcomer.id, OpportunityStage.CLOSED_WON, "100.00", closed=quarter.start)
+    full = composite(None, None, None, 1.0, 1.0, None)  # a win, and the best revenue
+
+    def routing_scores(now: datetime) -> dict[uuid.UUID, float | None]:
+        compute(database, tenant.id, previous.key, now=now)
+        compute(database, tenant.id, quarter.key, now=now)
+        with database.sync_session(tenant.id) as session:
+            rows = session.scalars(select(Partner).where(Partner.tenant_id == tenant.id))
+            return {partner.id: partner.performance_score for partner in rows}
+
+    # A tenth into the quarter: the veteran keeps 90 % of its previous score, and the
+    # newcomer's first deal counts a tenth.
+    tenth = quarter.start + (quarter.end - quarter.start) / 10
+    assert routing_scores(tenth) == {
+        veteran.id: pytest.approx(0.9 * full),
+        newcomer.id: pytest.approx(0.1 * full),
+    }
+    # At its last moment the current quarter counts alone.
+    last = quarter.end - timedelta(microseconds=1)
+    assert routing_scores(last) == {
+        veteran.id: pytest.approx(0.0, abs=1e-6),
+        newcomer.id: pytest.approx(full),
+    }
 
 
 FIELDS = """

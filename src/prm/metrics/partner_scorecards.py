@@ -29,6 +29,13 @@ What a scorecard counts, for the half-open period [start, end):
   component counts 0. `rank` = `rank() OVER (ORDER BY score DESC)` in the tenant and
   period (ties share a rank).
 
+`Partner.performanceScore` (what PERFORMANCE routing reads) is the current quarter's score
+blended with the previous quarter's by how much of the quarter has passed: `w * current
++ (1 - w) * previous`, w = elapsed share of the quarter (the current score alone when the
+previous quarter has no scorecard). A quarter's first days hold few events, so without
+the blend every partner's score would drop to near 0 on the 1st and routing would turn
+on noise; by the quarter's end the current score counts alone.
+
 Every partner of the tenant gets a row, active or not, so a quiet partner is visibly 0.
 The snapshot is replaced whole (DELETE then INSERT … SELECT) in the caller's transaction:
 readers keep the previous snapshot until commit, a worker killed midway leaves it, and a
@@ -45,11 +52,10 @@ from datetime import datetime
 from sqlalchemy import Select, false, select, text
 from sqlalchemy.orm import Session
 
-from prm.auth.principal import Principal
+from prm.auth.principal import Principal, is_staff
 from prm.db.locks import LockSpace, lock_keys_sync
 from prm.metrics.models import PartnerScorecardRow
 from prm.metrics.periods import Period, period_containing
-from prm.partners.service import is_staff
 
 WEIGHTS = {
     "acceptance": 0.20,
@@ -216,21 +222,40 @@ FROM scored
 _FEEDBACK = text(
     """
 UPDATE partners p
-SET performance_score = s.score
-FROM partner_scorecards s
-WHERE s.tenant_id = :tenant_id AND s.period = :period
-  AND p.tenant_id = s.tenant_id AND p.id = s.partner_id
-  AND p.performance_score IS DISTINCT FROM s.score
+SET performance_score = blended.score
+FROM (
+    SELECT
+        cur.partner_id,
+        CASE
+            WHEN prev.score IS NULL THEN cur.score
+            ELSE CAST(:elapsed AS float8) * cur.score
+                + (1 - CAST(:elapsed AS float8)) * prev.score
+        END AS score
+    FROM partner_scorecards cur
+    LEFT JOIN partner_scorecards prev
+      ON prev.tenant_id = cur.tenant_id
+     AND prev.period = :previous
+     AND prev.partner_id = cur.partner_id
+    WHERE cur.tenant_id = :tenant_id AND cur.period = :period
+) blended
+WHERE p.tenant_id = :tenant_id AND p.id = blended.partner_id
+  AND p.performance_score IS DISTINCT FROM blended.score
 """
 )
+
+
+def elapsed_share(period: Period, now: datetime) -> float:
+    """How much of `period` lies before `now`, in [0, 1]."""
+    share = (now - period.start) / (period.end - period.start)
+    return min(1.0, max(0.0, share))
 
 
 def compute_partner_scorecards(
     session: Session, tenant_id: uuid.UUID, period: Period, *, now: datetime
 ) -> int:
     """Replace the tenant's partner scorecards of `period` (one row per partner) and
-    return how many were written. When `period` is the quarter containing `now`, copy
-    each score to `partners.performance_score`, which PERFORMANCE routing reads."""
+    return how many were written. When `period` is the quarter containing `now`, update
+    `partners.performance_score`, which PERFORMANCE routing reads (see the module doc)."""
     key = period.key
     lock_keys_sync(session, LockSpace.METRICS_RECOMPUTE, [f"partner_scorecards:{tenant_id}:{key}"])
     session.execute(_DELETE, {"tenant_id": tenant_id, "period": key})
@@ -247,7 +272,15 @@ def compute_partner_scorecards(
     )
     written = int(getattr(result, "rowcount", 0) or 0)
     if period == period_containing(now, "QUARTER"):
-        session.execute(_FEEDBACK, {"tenant_id": tenant_id, "period": key})
+        session.execute(
+            _FEEDBACK,
+            {
+                "tenant_id": tenant_id,
+                "period": key,
+                "previous": period.previous().key,
+                "elapsed": elapsed_share(period, now),
+            },
+        )
     return written
 
 
