@@ -37,6 +37,7 @@ DOMAINS: tuple[str, ...] = (
     "stock",
     "erm",
     "scorecards",
+    "performance",
     "customer_metrics",
     "jobs",
 )
