@@ -10,12 +10,13 @@ tenant's default. Functions never commit.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TypedDict
 
 from sqlalchemy import Select, case, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.auth.principal import Principal, Role
@@ -253,36 +254,44 @@ class PlanInPeriod:
     """The period the plan was assigned for: the one asked about, or one containing it."""
 
 
-async def plan_for(
-    session: AsyncSession, principal: Principal, employee_id: uuid.UUID, period: str
-) -> PlanInPeriod | None:
-    """The plan the employee is on in `period`, if `principal` may read it: assigned for
-    that period exactly, else for the quarter or year containing it (the narrowest wins)."""
+def containing_keys(period: str) -> list[str]:
+    """`period` and the quarter and year containing it, narrowest first."""
     asked = parse_period(period)
-    keys = [asked.key]  # narrowest first
+    keys = [asked.key]
     if asked.kind == "MONTH":
         keys.append(f"{asked.start.year}-Q{(asked.start.month - 1) // 3 + 1}")
     if asked.kind != "YEAR":
         keys.append(str(asked.start.year))
+    return keys
+
+
+async def plans_for(
+    session: AsyncSession, principal: Principal, employee_ids: Sequence[uuid.UUID], period: str
+) -> dict[uuid.UUID, PlanInPeriod | None]:
+    """The plan each employee is on in `period`, where `principal` may read it: assigned
+    for that period exactly, else for the quarter or year containing it (the narrowest
+    wins). One statement for any number of employees."""
+    keys = containing_keys(period)
     narrowest = case(
         {key: rank for rank, key in enumerate(keys)}, value=CompensationAssignment.period
     )
-    row = (
-        await session.execute(
-            select(CompensationPlan, CompensationAssignment.period)
-            .join(
-                CompensationAssignment,
-                (CompensationAssignment.tenant_id == CompensationPlan.tenant_id)
-                & (CompensationAssignment.plan_id == CompensationPlan.id),
-            )
-            .where(
-                CompensationAssignment.tenant_id == principal.tenant_id,
-                CompensationAssignment.employee_id == employee_id,
-                CompensationAssignment.period.in_(keys),
-                readable_by(principal, CompensationAssignment.employee_id),
-            )
-            .order_by(narrowest)
-            .limit(1)
+    statement = (
+        select(CompensationAssignment.employee_id, CompensationPlan, CompensationAssignment.period)
+        .join(
+            CompensationAssignment,
+            (CompensationAssignment.tenant_id == CompensationPlan.tenant_id)
+            & (CompensationAssignment.plan_id == CompensationPlan.id),
         )
-    ).first()
-    return PlanInPeriod(plan=row[0], period=row[1]) if row else None
+        .where(
+            CompensationAssignment.tenant_id == principal.tenant_id,
+            CompensationAssignment.employee_id.in_(employee_ids),
+            CompensationAssignment.period.in_(keys),
+            readable_by(principal, CompensationAssignment.employee_id),
+        )
+        .ext(distinct_on(CompensationAssignment.employee_id))
+        .order_by(CompensationAssignment.employee_id, narrowest)
+    )
+    found: dict[uuid.UUID, PlanInPeriod | None] = dict.fromkeys(employee_ids)
+    for employee_id, plan, assigned_for in await session.execute(statement):
+        found[employee_id] = PlanInPeriod(plan=plan, period=assigned_for)
+    return found

@@ -11,19 +11,17 @@ from __future__ import annotations
 import uuid
 from typing import TypedDict
 
-from sqlalchemy import Select, func, literal, or_, select, text
+from sqlalchemy import Select, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.auth.principal import TENANT_ROLES, Principal, Role
-from prm.employees.hierarchy import filter_reports
+from prm.employees.hierarchy import filter_reports, reports_below
 from prm.employees.models import Employee
 from prm.errors import Duplicate, Forbidden, InvalidInput, NotFound
 from prm.tenants.models import User
 from prm.tenants.service import normalise_email
 
 MAX_TEXT = {"name": 200, "title": 200, "team": 100, "territory": 100}
-MAX_HIERARCHY_DEPTH = 10_000
-"""Bounds the cycle check's walk (no real reporting line is this long)."""
 
 
 class EmployeeChanges(TypedDict, total=False):
@@ -152,12 +150,12 @@ async def _check_manager(
 ) -> None:
     """The manager exists in the tenant, and (for an existing employee) is not the
     employee itself nor anyone who reports to it, directly or transitively."""
-    exists = await session.scalar(
+    manager = await session.scalar(
         select(Employee.id).where(
             Employee.tenant_id == principal.tenant_id, Employee.id == manager_id
         )
     )
-    if exists is None:
+    if manager is None:
         raise NotFound("no such employee", field="managerId")
     if own_id is None:
         return
@@ -172,42 +170,21 @@ async def _check_manager(
             )
         )
     )
-    if await _reports_to(session, principal.tenant_id, manager_id, own_id):
+    if await _is_below(session, principal.tenant_id, manager_id, own_id):
         raise InvalidInput(
             "the manager reports to this employee: the reporting line would loop",
             field="managerId",
         )
 
 
-_CHAIN = text(
-    """
-    WITH RECURSIVE chain(id, manager_id, depth) AS (
-        SELECT id, manager_id, 1 FROM employees
-         WHERE tenant_id = :tenant_id AND id = :start
-        UNION ALL
-        SELECT e.id, e.manager_id, chain.depth + 1
-          FROM employees e JOIN chain ON e.id = chain.manager_id
-         WHERE e.tenant_id = :tenant_id AND chain.depth < :max_depth
-    )
-    SELECT EXISTS (SELECT 1 FROM chain WHERE id = :target)
-    """
-)
-
-
-async def _reports_to(
-    session: AsyncSession, tenant_id: uuid.UUID, start: uuid.UUID, target: uuid.UUID
+async def _is_below(
+    session: AsyncSession, tenant_id: uuid.UUID, employee_id: uuid.UUID, manager_id: uuid.UUID
 ) -> bool:
-    """Whether `target` is `start` or one of its managers up the line (a recursive CTE:
-    one statement, however long the line)."""
-    found = await session.scalar(
-        _CHAIN,
-        {
-            "tenant_id": tenant_id,
-            "start": start,
-            "target": target,
-            "max_depth": MAX_HIERARCHY_DEPTH,
-        },
-    )
+    """Whether `employee_id` is somewhere below `manager_id` in the reporting line: the walk
+    of `hierarchy.reports_below` (one statement, however deep the line), so the cycle check
+    and the access rules agree on what "below" means."""
+    below = reports_below(tenant_id, manager_id).subquery()
+    found = await session.scalar(select(exists().where(below.c.id == employee_id)))
     return bool(found)
 
 

@@ -18,7 +18,7 @@ What each figure counts (an employee's deals are the opportunities it owns, `own
   target is 0.
 - `commission_earned`: by the compensation plan the employee is on in the period (assigned
   for it, else for the quarter or year containing it, the narrowest winning, as
-  `prm.employees.compensation.plan_for` reads it): base % of revenue up to the quota plus
+  `prm.employees.compensation.plans_for` reads it): base % of revenue up to the quota plus
   (base + accelerator) % of revenue above it (no quota: base % of all of it), at most
   `cap_amount` for the scorecard's period, rounded half-up to the currency's minor unit.
   No plan, or a plan in another currency than the tenant's default (no FX), earns 0. A

@@ -1,5 +1,9 @@
 """Employees as the API shows them, and `load_employee`, the one way other domains resolve
-an employee reference (`Account.owner`, `Opportunity.owner`): batched and visibility-checked."""
+an employee reference (`Account.owner`, `Opportunity.owner`): batched and visibility-checked.
+
+Every field that reads more rows (`manager`, `user`, `reports`, `objectives`,
+`compensationPlan`, `scorecard`) goes through a per-request DataLoader (`loaders`), so a
+page of employees costs one statement per field, not one per employee."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import strawberry
 from prm.employees.models import Employee
 from prm.employees.service import can_read_employees
 from prm.graphql.context import Context, Info
-from prm.graphql.pagination import Connection, paginate
+from prm.graphql.employees import loaders
+from prm.graphql.pagination import Connection
 from prm.graphql.permissions import require_principal
 from prm.graphql.relay import Node, register_node
 
@@ -61,9 +66,13 @@ class EmployeeType(Node):
         Annotated[EmployeeScorecardType, strawberry.lazy("prm.graphql.scorecards.employee_types")]
         | None
     ):
-        from prm.graphql.scorecards.employee_types import employee_scorecard
+        from prm.graphql.scorecards.employee_types import EmployeeScorecardType
+        from prm.graphql.scorecards.ordering import parse_period_argument
 
-        return await employee_scorecard(info, self.pk, period)
+        principal = require_principal(info)
+        key = parse_period_argument(period).key
+        row = await loaders.load_scorecard(info.context, principal, self.pk, key)
+        return EmployeeScorecardType.from_row(row) if row is not None else None
 
     @strawberry.field(
         description="Whom the employee manages: directly, or with `transitive` everyone "
@@ -76,18 +85,14 @@ class EmployeeType(Node):
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[EmployeeType]:
-        from prm.employees.hierarchy import filter_reports
-        from prm.employees.service import readable_employees
-
-        principal = require_principal(info)
-        statement = filter_reports(
-            readable_employees(principal),
-            principal.tenant_id,
+        return await loaders.reports_page(
+            info.context,
+            require_principal(info),
             self.pk,
-            include_indirect=bool(transitive),
-        )
-        return await paginate(
-            info.context, statement, to_node=EmployeeType.from_model, first=first, after=after
+            transitive=bool(transitive),
+            first=first,
+            after=after,
+            to_node=EmployeeType.from_model,
         )
 
     @strawberry.field(
@@ -97,19 +102,11 @@ class EmployeeType(Node):
     async def objectives(
         self, info: Info, period: str | None = None
     ) -> list[Annotated[ObjectiveType, strawberry.lazy("prm.graphql.erm.types")]]:
-        from prm.employees.erm_models import Objective
-        from prm.employees.objectives import readable_objectives
         from prm.graphql.erm.queries import period_key
         from prm.graphql.erm.types import ObjectiveType
 
-        statement = readable_objectives(require_principal(info)).where(
-            Objective.employee_id == self.pk
-        )
-        if period is not None:
-            statement = statement.where(Objective.period == period_key(period))
-        rows = await info.context.session.scalars(
-            statement.order_by(Objective.period, Objective.metric)
-        )
+        key = period_key(period) if period is not None else None
+        rows = await loaders.load_objectives(info.context, require_principal(info), self.pk, key)
         return [ObjectiveType.from_model(row) for row in rows]
 
     @strawberry.field(
@@ -119,14 +116,13 @@ class EmployeeType(Node):
     async def compensation_plan(
         self, info: Info, period: str
     ) -> Annotated[CompensationPlanType, strawberry.lazy("prm.graphql.erm.types")] | None:
-        from prm.employees.compensation import plan_for
         from prm.graphql.erm.queries import period_key
         from prm.graphql.erm.types import CompensationPlanType
 
-        found = await plan_for(
-            info.context.session, require_principal(info), self.pk, period_key(period)
+        plan = await loaders.load_compensation_plan(
+            info.context, require_principal(info), self.pk, period_key(period)
         )
-        return CompensationPlanType.from_model(found.plan) if found else None
+        return CompensationPlanType.from_model(plan) if plan is not None else None
 
     @classmethod
     def from_model(cls, employee: Employee) -> EmployeeType:

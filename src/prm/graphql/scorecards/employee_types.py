@@ -102,18 +102,3 @@ async def employee_scorecards_connection(
     except DomainError as error:  # partner users: the operation is not theirs at all
         raise Forbidden(error.message) from error
     return await PAGES.page(info, statement, order_by, first, after)
-
-
-async def employee_scorecard(
-    info: Info, employee_pk: uuid.UUID, period: str
-) -> EmployeeScorecardType | None:
-    """`Employee.scorecard(period)`: the snapshot if the caller may read it, else null
-    (none computed yet, or another employee's that the caller may not see)."""
-    principal = require_principal(info)
-    parsed = ordering.parse_period_argument(period)
-    try:
-        statement = readable_employee_scorecards(principal, parsed)
-    except DomainError:
-        return None
-    row = await info.context.session.scalar(statement.where(Row.employee_id == employee_pk))
-    return EmployeeScorecardType.from_row(row) if row is not None else None
