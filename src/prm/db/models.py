@@ -33,6 +33,7 @@ from prm.leads.models import (
     LeadEvent,
     LeadOffer,
     LeadScoringRule,
+    LeadSlaPolicy,
     OfferDeadline,
 )
 from prm.metrics.models import (
@@ -42,7 +43,16 @@ from prm.metrics.models import (
     MetricsDirty,
     PartnerScorecardRow,
 )
-from prm.partners.models import Partner, PartnerTier
+from prm.partners.models import CapabilityCertification, Partner, PartnerNotification, PartnerTier
+from prm.partners.program_models import (
+    ChannelProgram,
+    LevelChange,
+    LevelCriterion,
+    OnboardingTask,
+    PartnerOnboardingTask,
+    ProgramEnrolment,
+    ProgramLevel,
+)
 from prm.tenants.models import ApiClient, AuditEntry, Tenant, User
 from prm.workers.models import Job, OutboxMessage
 
@@ -53,6 +63,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "BundleItem",
+    "CapabilityCertification",
+    "ChannelProgram",
     "CompensationAssignment",
     "CompensationPlan",
     "Contact",
@@ -71,13 +83,19 @@ __all__ = [
     "LeadImportKey",
     "LeadOffer",
     "LeadScoringRule",
+    "LeadSlaPolicy",
+    "LevelChange",
+    "LevelCriterion",
     "LoginFailure",
     "MetricsDirty",
     "Objective",
     "OfferDeadline",
+    "OnboardingTask",
     "Opportunity",
     "OutboxMessage",
     "Partner",
+    "PartnerNotification",
+    "PartnerOnboardingTask",
     "PartnerScorecardRow",
     "PartnerTier",
     "PerformanceReview",
@@ -86,6 +104,8 @@ __all__ = [
     "Product",
     "ProductOptionChoice",
     "ProductOptionGroup",
+    "ProgramEnrolment",
+    "ProgramLevel",
     "Promotion",
     "ProtectionDeadline",
     "Quote",

@@ -288,6 +288,33 @@ class LeadScoringRule(TenantOwned, Base):
     max_points: Mapped[int | None] = mapped_column(Integer)
 
 
+class SlaPeriodKind(enum.StrEnum):
+    MONTH = "MONTH"
+    QUARTER = "QUARTER"
+
+
+class LeadSlaPolicy(TenantOwned, Base):
+    """The tenant's lead-SLA policy (at most one row): a partner that lets
+    `max_violations` offers expire or rejects them within one period (month or quarter)
+    has lead delivery paused until the period ends, unless the policy is inactive."""
+
+    __tablename__ = "lead_sla_policies"
+    __mapper_args__ = {"eager_defaults": True}
+    __table_args__ = (
+        Index("uq_lead_sla_policies_tenant", "tenant_id", unique=True),
+        CheckConstraint("max_violations >= 1", name="max_violations_positive"),
+    )
+
+    max_violations: Mapped[int] = mapped_column(Integer)
+    period_kind: Mapped[SlaPeriodKind] = mapped_column(
+        Enum(SlaPeriodKind, name="sla_period_kind", native_enum=False, length=8),
+        default=SlaPeriodKind.MONTH,
+    )
+    count_rejections: Mapped[bool] = mapped_column(Boolean, default=True)
+    """Whether rejected offers count as violations (expired ones always do)."""
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class OfferDeadline(Base):
     """When a pending offer expires: ids and a time only, one row per PENDING offer.
 

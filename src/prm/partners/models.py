@@ -20,9 +20,10 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prm.db.base import Base, TenantOwned
+from prm.db.base import Base, TenantOwned, tenant_fk
 
 
 class PartnerStatus(enum.StrEnum):
@@ -103,6 +104,10 @@ class Partner(TenantOwned, Base):
     (migration c25ec0f047da): it follows `tier_id` and the tier's rank, whoever writes."""
     status_reason: Mapped[str | None] = mapped_column(String(500))
     status_changed_at: Mapped[datetime | None] = mapped_column()
+    leads_paused_until: Mapped[datetime | None] = mapped_column()
+    """Lead delivery is paused until then (the lead-SLA policy, or an admin): routing and
+    the pool pass the partner over meanwhile."""
+    leads_paused_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class CapabilityCertification(TenantOwned, Base):
@@ -120,3 +125,25 @@ class CapabilityCertification(TenantOwned, Base):
 
     capability: Mapped[str] = mapped_column(String(100))
     certification: Mapped[str] = mapped_column(String(100))
+
+
+class PartnerNotification(TenantOwned, Base):
+    """A message to a partner organisation's users (a level change, a pause of lead
+    delivery, a fund decision …): its portal lists them, newest first, and marks them
+    read. `kind` is a dotted event name (`program.level_changed`); `data` holds the ids
+    a portal links to."""
+
+    __tablename__ = "partner_notifications"
+    __mapper_args__ = {"eager_defaults": True}
+    __table_args__ = (
+        tenant_fk("partner_id", "partners", "CASCADE"),
+        Index("ix_partner_notifications_partner", "tenant_id", "partner_id", "created_at", "id"),
+    )
+
+    partner_id: Mapped[uuid.UUID] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(String(1000))
+    data: Mapped[dict[str, object]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    read_at: Mapped[datetime | None] = mapped_column()
