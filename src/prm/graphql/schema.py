@@ -39,6 +39,12 @@ DOMAINS: tuple[str, ...] = (
     "scorecards",
     "performance",
     "customer_metrics",
+    "notifications",
+    "programs",
+    "onboarding",
+    "mdf",
+    "incentives",
+    "lead_sla",
     "jobs",
 )
 

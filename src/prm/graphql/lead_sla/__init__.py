@@ -1,0 +1,1 @@
+"""GraphQL of the lead-SLA policy and paused lead delivery."""

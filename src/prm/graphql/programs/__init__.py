@@ -1,0 +1,1 @@
+"""GraphQL of channel programs, levels and enrolments."""

@@ -1,0 +1,1 @@
+"""Partner incentives and rebates: rules per program level, earned incentives, statements."""
