@@ -1,12 +1,14 @@
 """Which partners may receive a lead: one SQL predicate, used set-wise everywhere.
 
-A partner is eligible for a lead under a rule when it is ACTIVE, covers the lead's
+A partner is eligible for a lead under a rule when it is ACTIVE, not paused
+(`leads_paused_until` in the future: `prm.leads.sla_policy`), covers the lead's
 territory, has every capability the rule asks for, and its tier ranks at least the rule's
 `minTierRank`. A capability the tenant ties to a certification (`capability_certifications`)
-counts only while one of the partner's users holds that certification unexpired. Territory: a partner with a country takes leads of that country only; with
-a region, leads of that region only (case-insensitive); with postal prefixes, leads whose
-postal code starts with one of them (spaces ignored). A partner without a country,
-region or prefixes is not restricted on that dimension.
+counts only while one of the partner's users holds that certification unexpired.
+Territory: a partner with a country takes leads of that country only; with a region,
+leads of that region only (case-insensitive); with postal prefixes, leads whose postal
+code starts with one of them (spaces ignored). A partner without a country, region or
+prefixes is not restricted on that dimension.
 
 For an offer two more conditions apply (`offer_conditions`): its open leads (leads it
 holds in ACCEPTED/WORKING/QUALIFIED plus offers PENDING with it) are below its capacity,
@@ -89,7 +91,8 @@ def covers_lead(
     min_tier_rank: Value,
     partner: Any = Partner,
 ) -> ColumnElement[bool]:
-    """`partner` (a Partner entity or alias) is ACTIVE, covers the territory and meets the
+    """`partner` (a Partner entity or alias) is ACTIVE, its lead delivery is not paused
+    (the lead-SLA policy or an admin), covers the territory and meets the
     rule's capabilities and tier. Values are SQL expressions or plain Python values."""
     country_sql = _expr(country)
     region_sql = _expr(region)
@@ -108,6 +111,7 @@ def covers_lead(
     min_rank_sql = _expr(min_tier_rank, Integer())
     return and_(
         partner.status == PartnerStatus.ACTIVE,
+        or_(partner.leads_paused_until.is_(None), partner.leads_paused_until <= func.now()),
         or_(partner.country.is_(None), partner.country == country_sql),
         or_(partner.region.is_(None), func.upper(partner.region) == func.upper(region_sql)),
         or_(

@@ -12,6 +12,10 @@ minute, it reads the platform table `lead_offer_deadlines` (tenant id, offer id,
 one row per pending offer, written and deleted with the offer) with one indexed query for
 the tenants that have offers due, and expires those in a transaction per tenant, each
 offer locked with SKIP LOCKED so an accept racing the expiry either wins or waits.
+
+Both a rejection and an expiry count against the partner under the tenant's lead-SLA
+policy: in the same transaction, `sla_policy.enforce_policy` pauses the partners it puts
+over the limit (for an expiry batch, all of them in one pass, before the leads move on).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from prm.errors import DomainError, ErrorCode, InvalidInput, NotFound
 from prm.leads.history import change_status, record_event
 from prm.leads.models import Lead, LeadOffer, LeadStatus, OfferDeadline, OfferStatus
 from prm.leads.routing import clear_deadline, route_lead
+from prm.leads.sla_policy import enforce_policy
 from prm.leads.visibility import require_partner
 from prm.metrics.stale import mark_stale_sync
 
@@ -116,6 +121,7 @@ def reject_offer(
     session.flush()
     record_event(session, principal, lead, "REJECTED", partner_id=offer.partner_id, note=clean)
     mark_stale_sync(session, principal.tenant_id, now)
+    enforce_policy(session, principal.tenant_id, [offer.partner_id], now=now)
     route_lead(session, principal, lead, now=now)
     session.flush()
     return offer
@@ -138,6 +144,7 @@ def expire_offers(
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    expired: list[tuple[LeadOffer, Lead]] = []
     for offer in offers:
         lead = session.scalar(
             select(Lead)
@@ -158,6 +165,11 @@ def expire_offers(
             note=f"not accepted by {offer.expires_at.isoformat()}",
             at=now,
         )
+        expired.append((offer, lead))
+    # Pause the partners the batch put over the SLA limit (one set-based pass) before the
+    # leads move on, so none of them is offered one of these leads again.
+    enforce_policy(session, tenant_id, {offer.partner_id for offer in offers}, now=now)
+    for _, lead in expired:
         route_lead(session, system, lead, now=now)
     if offers:
         mark_stale_sync(session, tenant_id, now)

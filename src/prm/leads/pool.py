@@ -113,6 +113,13 @@ def _explain(
                 )
             )
         )
+        paused_until = me.leads_paused_until
+        if paused_until is not None and paused_until > datetime.now(UTC):
+            return _fail(
+                f"lead delivery to your partner is paused until {paused_until.isoformat()}: "
+                f"{me.leads_paused_reason or 'no reason given'}",
+                ErrorCode.NOT_ELIGIBLE,
+            )
         if me.status is not PartnerStatus.ACTIVE or not eligible:
             return _fail("your partner is not eligible for this lead", ErrorCode.NOT_ELIGIBLE)
         return _fail(

@@ -21,6 +21,7 @@ from prm.partners.models import CapabilityCertification, Partner, PartnerStatus,
 from prm.tenants.service import can_list_partner_users
 
 if TYPE_CHECKING:
+    from prm.graphql.lead_sla.types import LeadDeliveryType
     from prm.graphql.leads.inputs import LeadFilter
     from prm.graphql.leads.types import LeadType
     from prm.graphql.scorecards.types import PartnerScorecardType
@@ -136,6 +137,17 @@ class PartnerType(Node):
         from prm.graphql.scorecards.types import partner_scorecard  # imports this module
 
         return await partner_scorecard(info, self.pk, period)
+
+    @strawberry.field(
+        description="Whether leads reach the partner (paused by the lead-SLA policy or an "
+        "admin, until when and why) and its violations in the current period."
+    )
+    async def lead_delivery(
+        self, info: Info
+    ) -> Annotated[LeadDeliveryType, strawberry.lazy("prm.graphql.lead_sla.types")]:
+        from prm.graphql.lead_sla.types import lead_delivery  # keeps the domains apart
+
+        return await lead_delivery(info, self.pk)
 
 
 async def load_partner(context: Context, pk: uuid.UUID) -> PartnerType | None:
