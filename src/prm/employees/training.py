@@ -161,4 +161,9 @@ async def record_training(
     )
     session.add(record)
     await session.flush()
+    if partner_id is not None and clean_certification is not None:
+        # A certification may be the last item of the partner's onboarding checklist.
+        from prm.partners.onboarding import activate_onboarded_partners  # imports this module
+
+        await activate_onboarded_partners(session, principal.tenant_id, partner_ids=[partner_id])
     return record
