@@ -57,7 +57,7 @@ from prm.leads.models import OPEN_STATUSES, Lead
 from prm.leads.visibility import is_lead_manager, is_staff, own_partner
 from prm.money import Money
 from prm.partners.models import Partner, PartnerStatus
-from prm.tenants.models import Tenant
+from prm.partners.program_benefits import deal_protection_days
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +322,8 @@ def approve_registration(
     *,
     now: datetime | None = None,
 ) -> DealRegistration:
-    """`approveDealRegistration`: protect the partner for the tenant's protection days."""
+    """`approveDealRegistration`: protect the partner for the tenant's protection days, or
+    its program levels' when longer (`program_benefits.deal_protection_days`)."""
     now = now or datetime.now(UTC)
     registration = _decidable(session, principal, registration_id)
     _lock_keys(
@@ -337,9 +338,7 @@ def approve_registration(
         exclude_id=registration.id,
     )
     _refuse_if_protected(conflicts)
-    days = session.scalar(
-        select(Tenant.deal_protection_days).where(Tenant.id == principal.tenant_id)
-    )
+    days = deal_protection_days(session, principal.tenant_id, registration.partner_id)
     registration.status = RegistrationStatus.APPROVED
     registration.decided_by = principal.user_id
     registration.decided_at = now

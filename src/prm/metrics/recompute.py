@@ -46,6 +46,11 @@ def recompute_period(session: Session, principal: Principal, *, period: str) -> 
     partners = compute_partner_scorecards(session, tenant_id, parsed, now=now)
     employees = compute_employee_scorecards(session, tenant_id, parsed, now=now)
     compute_customer_metrics(session, tenant_id, parsed, now=now)
+    if parsed.kind == "QUARTER":  # level criteria read quarterly partner scorecards
+        from prm.partners.program_evaluation import PROGRAMS_EVALUATE
+        from prm.workers.jobs import enqueue_job_sync
+
+        enqueue_job_sync(session, principal, PROGRAMS_EVALUATE, {})
     return {"period": parsed.key, "partnerScorecards": partners, "employeeScorecards": employees}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prm.leads.import_job import IMPORT_KIND, run_import
 from prm.metrics.recompute import RECOMPUTE, recompute_period
+from prm.partners.program_evaluation import PROGRAMS_EVALUATE, run_evaluation
 from prm.workers.maintenance import PURGE, purge_tenant
 from prm.workers.registry import JobKind, JobRegistry
 
@@ -12,5 +13,6 @@ JOBS = JobRegistry(
         JobKind(PURGE, purge_tenant, max_retries=3),
         JobKind(IMPORT_KIND, run_import, max_retries=2, time_limit_ms=60 * 60_000),
         JobKind(RECOMPUTE, recompute_period, max_retries=3),
+        JobKind(PROGRAMS_EVALUATE, run_evaluation, max_retries=3),
     ),
 )
