@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = 10
     db_statement_timeout_ms: int = 15_000
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("prm")))
+    storage_dir: Path | None = None
+    """Where uploaded files (MDF proof of performance) are kept; unset: `data_dir / "files"`."""
 
     # HTTP
     host: str = "127.0.0.1"

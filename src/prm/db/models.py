@@ -36,6 +36,7 @@ from prm.leads.models import (
     LeadSlaPolicy,
     OfferDeadline,
 )
+from prm.mdf.models import ClaimFile, FundClaim, FundRequest, MdfAllocation, MdfBudget, MdfEvent
 from prm.metrics.models import (
     CostEntry,
     CustomerMetricsRow,
@@ -65,6 +66,7 @@ __all__ = [
     "BundleItem",
     "CapabilityCertification",
     "ChannelProgram",
+    "ClaimFile",
     "CompensationAssignment",
     "CompensationPlan",
     "Contact",
@@ -74,6 +76,8 @@ __all__ = [
     "DistributionRule",
     "Employee",
     "EmployeeScorecardRow",
+    "FundClaim",
+    "FundRequest",
     "Job",
     "Lead",
     "LeadEvent",
@@ -87,6 +91,9 @@ __all__ = [
     "LevelChange",
     "LevelCriterion",
     "LoginFailure",
+    "MdfAllocation",
+    "MdfBudget",
+    "MdfEvent",
     "MetricsDirty",
     "Objective",
     "OfferDeadline",
