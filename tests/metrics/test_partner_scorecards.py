@@ -100,7 +100,9 @@ class Builder:
         return lead_id
 
     def converted(self, lead_id: uuid.UUID, when: datetime) -> None:
+        """The lead's CONVERTED event, naming its holder as `convertLead` does."""
         with self.database.sync_session(self.tenant_id) as session:
+            holder = session.scalar(select(Lead.partner_id).where(Lead.id == lead_id))
             session.add(
                 LeadEvent(
                     tenant_id=self.tenant_id,
@@ -109,6 +111,7 @@ class Builder:
                     kind="CONVERTED",
                     from_status=LeadStatus.QUALIFIED,
                     to_status=LeadStatus.CONVERTED,
+                    partner_id=holder,
                 )
             )
 

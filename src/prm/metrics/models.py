@@ -177,3 +177,17 @@ Index("ix_lead_offers_tenant_offered", LeadOffer.tenant_id, LeadOffer.offered_at
 Index("ix_lead_offers_tenant_responded", LeadOffer.tenant_id, LeadOffer.responded_at)
 Index("ix_leads_tenant_accepted", Lead.tenant_id, Lead.accepted_at)
 Index("ix_lead_events_tenant_status_at", LeadEvent.tenant_id, LeadEvent.to_status, LeadEvent.at)
+# Offers that expired in a period (without it every expired offer ever is read), and
+# "was this claimed lead also an accepted offer" as one probe per lead.
+Index(
+    "ix_lead_offers_tenant_expired",
+    LeadOffer.tenant_id,
+    LeadOffer.expires_at,
+    postgresql_where=LeadOffer.status == "EXPIRED",
+)
+Index(
+    "ix_lead_offers_tenant_lead_accepted",
+    LeadOffer.tenant_id,
+    LeadOffer.lead_id,
+    postgresql_where=LeadOffer.status == "ACCEPTED",
+)

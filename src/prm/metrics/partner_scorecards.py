@@ -12,8 +12,8 @@ What a scorecard counts, for the half-open period [start, end):
   claims are not answers to an offer, so they stay out of it. Null when nothing ended.
 - `medianHoursToAccept`: the median (`percentile_cont(0.5)`) of `responded_at -
   offered_at` in hours over the offers accepted in the period.
-- `leadsConverted`: the partner's leads whose CONVERTED event (`lead_events.to_status`)
-  falls in the period; `conversionRate` = converted / leadsAccepted (null when none
+- `leadsConverted`: leads whose CONVERTED event (`lead_events.to_status`) falls in the
+  period, counted for the partner the event names (the one holding the lead then); `conversionRate` = converted / leadsAccepted (null when none
   accepted; it may exceed 1 when leads accepted earlier convert now).
 - `dealsWon` / `dealsLost`: the partner's opportunities CLOSED_WON / CLOSED_LOST with
   `closed_at` in the period; `winRate` = won / (won + lost).
@@ -114,14 +114,13 @@ claimed AS (
     GROUP BY l.partner_id
 ),
 converted AS (
-    SELECT l.partner_id, count(DISTINCT l.id) AS n
+    SELECT e.partner_id, count(DISTINCT e.lead_id) AS n
     FROM lead_events e
-    JOIN leads l ON l.tenant_id = e.tenant_id AND l.id = e.lead_id
     WHERE e.tenant_id = :tenant_id
       AND e.to_status = 'CONVERTED'
       AND e.at >= :start AND e.at < :end
-      AND l.partner_id IS NOT NULL
-    GROUP BY l.partner_id
+      AND e.partner_id IS NOT NULL
+    GROUP BY e.partner_id
 ),
 closed AS (
     SELECT

@@ -13,7 +13,7 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from prm.auth.principal import Principal
@@ -28,6 +28,10 @@ RECOMPUTE = "metrics.recompute"
 SCHEDULED_KINDS = ("MONTH", "QUARTER")
 """The periods the scheduler keeps fresh: the current month and quarter (the quarter's
 partner scores feed PERFORMANCE routing)."""
+STATEMENT_TIMEOUT = "600s"
+WORK_MEM = "64MB"
+"""Per recompute transaction (`SET LOCAL`): the year of a tenant with millions of offers
+takes tens of seconds, and the median-hours sort spills to disk at the default 4 MB."""
 PENDING_WINDOW = timedelta(hours=1)
 """A queued or running recompute younger than this makes the scheduler skip the period; an
 older one (its worker lost) does not block the next."""
@@ -43,6 +47,10 @@ def recompute_period(session: Session, principal: Principal, *, period: str) -> 
     parsed = parse_period(period)
     now = datetime.now(UTC)
     tenant_id = principal.tenant_id
+    # A background job over a year of a big tenant's rows: not held to the API's
+    # statement timeout, and given room to sort (the median) in memory.
+    session.execute(text(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"))
+    session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     partners = compute_partner_scorecards(session, tenant_id, parsed, now=now)
     employees = compute_employee_scorecards(session, tenant_id, parsed, now=now)
     compute_customer_metrics(session, tenant_id, parsed, now=now)
