@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeVar
 
-from sqlalchemy import Select, and_, exists, false, select, update
+from sqlalchemy import Select, exists, false, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +44,8 @@ from prm.metrics.periods import parse_period
 from prm.money import Money, round_money
 from prm.partners.models import Partner
 from prm.partners.notifications import notify
-from prm.partners.program_models import ChannelProgram, ProgramEnrolment, ProgramLevel
+from prm.partners.program_benefits import levels_held
+from prm.partners.program_models import ProgramEnrolment, ProgramLevel
 
 MAX_COMMENT = 2000
 OPEN_REQUEST = (RequestStatus.SUBMITTED, RequestStatus.APPROVED, RequestStatus.CLAIMED)
@@ -224,24 +225,10 @@ async def allocate_from_levels(
     )
     rows = (
         await session.execute(
-            select(ProgramEnrolment.partner_id, ProgramLevel.id, ProgramLevel.mdf_allocation)
-            .join(
-                ProgramLevel,
-                and_(
-                    ProgramLevel.tenant_id == ProgramEnrolment.tenant_id,
-                    ProgramLevel.id == ProgramEnrolment.level_id,
-                ),
-            )
-            .join(
-                ChannelProgram,
-                and_(
-                    ChannelProgram.tenant_id == ProgramEnrolment.tenant_id,
-                    ChannelProgram.id == ProgramEnrolment.program_id,
-                ),
+            levels_held(
+                tenant, ProgramEnrolment.partner_id, ProgramLevel.id, ProgramLevel.mdf_allocation
             )
             .where(
-                ProgramEnrolment.tenant_id == tenant,
-                ChannelProgram.active.is_(True),
                 ProgramLevel.mdf_eligible.is_(True),
                 ProgramLevel.mdf_allocation > 0,
                 ~already,

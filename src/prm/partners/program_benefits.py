@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
@@ -26,12 +27,13 @@ DEFAULT_PROTECTION_DAYS = 90
 """What deals used before a tenant set its own."""
 
 
-def sync_partner_tiers(
-    session: Session, tenant_id: uuid.UUID, *, partner_ids: Iterable[uuid.UUID] | None = None
-) -> int:
-    """Give each enrolled partner the best tier its levels grant; returns rows changed."""
-    granted = (
-        select(ProgramEnrolment.partner_id, PartnerTier.id.label("tier_id"))
+def levels_held(tenant_id: uuid.UUID, *columns: Any) -> Select[Any]:
+    """`columns` over the levels the tenant's partners are on in active programs: one row
+    per enrolment (ProgramEnrolment joined to its ProgramLevel and ChannelProgram), for
+    every benefit that follows a partner's levels (tier, protection days, MDF)."""
+    return (
+        select(*columns)
+        .select_from(ProgramEnrolment)
         .join(
             ProgramLevel,
             and_(
@@ -46,6 +48,16 @@ def sync_partner_tiers(
                 ChannelProgram.id == ProgramEnrolment.program_id,
             ),
         )
+        .where(ProgramEnrolment.tenant_id == tenant_id, ChannelProgram.active.is_(True))
+    )
+
+
+def sync_partner_tiers(
+    session: Session, tenant_id: uuid.UUID, *, partner_ids: Iterable[uuid.UUID] | None = None
+) -> int:
+    """Give each enrolled partner the best tier its levels grant; returns rows changed."""
+    granted = (
+        levels_held(tenant_id, ProgramEnrolment.partner_id, PartnerTier.id.label("tier_id"))
         .join(
             PartnerTier,
             and_(
@@ -53,7 +65,6 @@ def sync_partner_tiers(
                 PartnerTier.id == ProgramLevel.tier_id,
             ),
         )
-        .where(ProgramEnrolment.tenant_id == tenant_id, ChannelProgram.active.is_(True))
         .ext(distinct_on(ProgramEnrolment.partner_id))
         .order_by(ProgramEnrolment.partner_id, PartnerTier.rank.desc(), PartnerTier.id)
     )
@@ -77,26 +88,8 @@ def deal_protection_days(session: Session, tenant_id: uuid.UUID, partner_id: uui
     """The days an approved registration of `partner_id` is protected: the most of the
     tenant's days and those of the partner's levels (in active programs)."""
     levels = (
-        select(func.max(ProgramLevel.deal_protection_days))
-        .join(
-            ProgramEnrolment,
-            and_(
-                ProgramEnrolment.tenant_id == ProgramLevel.tenant_id,
-                ProgramEnrolment.level_id == ProgramLevel.id,
-            ),
-        )
-        .join(
-            ChannelProgram,
-            and_(
-                ChannelProgram.tenant_id == ProgramEnrolment.tenant_id,
-                ChannelProgram.id == ProgramEnrolment.program_id,
-            ),
-        )
-        .where(
-            ProgramEnrolment.tenant_id == tenant_id,
-            ProgramEnrolment.partner_id == partner_id,
-            ChannelProgram.active.is_(True),
-        )
+        levels_held(tenant_id, func.max(ProgramLevel.deal_protection_days))
+        .where(ProgramEnrolment.partner_id == partner_id)
         .scalar_subquery()
     )
     days = session.scalar(
