@@ -138,6 +138,17 @@ def _enter_stage(opportunity: Opportunity, stage: Stage) -> None:
     opportunity.stage = stage
 
 
+async def _evaluate_incentives(
+    session: AsyncSession, principal: Principal, opportunity: Opportunity
+) -> None:
+    """A won deal earns its partner's incentives: a job, run only if this commits (it
+    reads the deal then, so a partner set later in the same change counts)."""
+    from prm.incentives.evaluate import EVALUATE
+    from prm.workers.jobs import enqueue_job
+
+    await enqueue_job(session, principal, EVALUATE, {"opportunityId": str(opportunity.id)})
+
+
 async def create_opportunity(
     session: AsyncSession,
     principal: Principal,
@@ -179,6 +190,8 @@ async def create_opportunity(
     await session.flush()
     if opportunity.closed_at is not None:
         await mark_stale(session, principal.tenant_id, opportunity.closed_at)
+    if opportunity.stage == Stage.CLOSED_WON:
+        await _evaluate_incentives(session, principal, opportunity)
     return opportunity
 
 
@@ -205,6 +218,7 @@ async def update_opportunity(
         opportunity.amount, opportunity.currency = amount.amount, amount.currency
     if stage is not None and stage != opportunity.stage:
         check_transition(principal, opportunity.stage, stage)
+        was_won = opportunity.stage == Stage.CLOSED_WON
         was_closed = opportunity.closed_at
         _enter_stage(opportunity, stage)
         opportunity.probability = _probability(probability, stage)
@@ -212,6 +226,12 @@ async def update_opportunity(
         if closing is not None:
             # Closed, reopened or moved between won and lost: scorecards count closes.
             await mark_stale(session, principal.tenant_id, closing)
+        if stage == Stage.CLOSED_WON:
+            await _evaluate_incentives(session, principal, opportunity)
+        elif was_won:
+            from prm.incentives.evaluate import void_for_reopened
+
+            await void_for_reopened(session, principal.tenant_id, opportunity)
     elif probability is not None:
         opportunity.probability = _probability(probability, opportunity.stage)
     if close_date is not None:

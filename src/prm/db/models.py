@@ -26,6 +26,7 @@ from prm.employees.erm_models import (
     TrainingRecord,
 )
 from prm.employees.models import Employee
+from prm.incentives.models import EarnedIncentive, IncentiveRule
 from prm.leads.import_models import LeadImport, LeadImportChunk, LeadImportError, LeadImportKey
 from prm.leads.models import (
     DistributionRule,
@@ -74,10 +75,12 @@ __all__ = [
     "CustomerMetricsRow",
     "DealRegistration",
     "DistributionRule",
+    "EarnedIncentive",
     "Employee",
     "EmployeeScorecardRow",
     "FundClaim",
     "FundRequest",
+    "IncentiveRule",
     "Job",
     "Lead",
     "LeadEvent",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prm.incentives.evaluate import EVALUATE, REBATES, compute_rebates, evaluate_opportunity
 from prm.leads.import_job import IMPORT_KIND, run_import
 from prm.metrics.recompute import RECOMPUTE, recompute_period
 from prm.partners.program_evaluation import PROGRAMS_EVALUATE, run_evaluation
@@ -14,5 +15,7 @@ JOBS = JobRegistry(
         JobKind(IMPORT_KIND, run_import, max_retries=2, time_limit_ms=60 * 60_000),
         JobKind(RECOMPUTE, recompute_period, max_retries=3),
         JobKind(PROGRAMS_EVALUATE, run_evaluation, max_retries=3),
+        JobKind(EVALUATE, evaluate_opportunity, max_retries=5),
+        JobKind(REBATES, compute_rebates, max_retries=3),
     ),
 )

@@ -1,5 +1,5 @@
 """Periodic ticks: the outbox sweep, lead offer and deal protection expiry, metrics
-recomputes (scheduled and for stale periods), daily maintenance.
+recomputes (scheduled and for stale periods), volume rebates, daily maintenance.
 
 Every scheduler process sweeps the outbox (relays claim rows with `SKIP LOCKED`, so
 sweeping side by side is safe) every `outbox_poll_seconds`, and sooner when a commit in
@@ -26,6 +26,7 @@ from sqlalchemy import Connection, text
 
 from prm.db.engine import Database
 from prm.deals.service import expire_due_protections
+from prm.incentives.schedule import enqueue_scheduled_rebates
 from prm.leads.offers import expire_due_offers
 from prm.metrics.recompute import enqueue_scheduled_recomputes
 from prm.metrics.stale import enqueue_stale_recomputes
@@ -50,6 +51,9 @@ METRICS_RECOMPUTE_INTERVAL = timedelta(minutes=15)
 STALE_METRICS = "stale_metrics"
 STALE_METRICS_INTERVAL = timedelta(seconds=10)
 """Periods an event marked stale are recomputed within this (plus the quiet seconds)."""
+INCENTIVE_REBATES = "incentive_rebates"
+INCENTIVE_REBATES_INTERVAL = timedelta(days=1)
+"""Volume rebates of the previous and current periods are recomputed this often."""
 
 
 @dataclass
@@ -100,6 +104,11 @@ class Scheduler:
                     STALE_METRICS,
                     STALE_METRICS_INTERVAL,
                     lambda: enqueue_stale_recomputes(database),
+                ),
+                Periodic(
+                    INCENTIVE_REBATES,
+                    INCENTIVE_REBATES_INTERVAL,
+                    lambda: enqueue_scheduled_rebates(database),
                 ),
             ]
         )
