@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, create_engine
+from psycopg.types.datetime import DateLoader
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,6 +28,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from prm.db.tenancy import TenantSession
 from prm.db.urls import app_url, async_url, owner_url, sync_url
 from prm.settings import Settings
+
+
+class _InfiniteDateLoader(DateLoader):
+    """'infinity' / '-infinity' dates as `date.max` / `date.min`, as asyncpg reads them
+    (psycopg refuses them by default): sort keys such as `close_date_key` use them."""
+
+    def load(self, data: Any) -> date:
+        if bytes(data) == b"infinity":
+            return date.max
+        if bytes(data) == b"-infinity":
+            return date.min
+        return super().load(data)
+
+
+def _load_infinite_dates(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.adapters.register_loader("date", _InfiniteDateLoader)
 
 
 @dataclass
@@ -81,6 +99,7 @@ class Database:
                 "connect_timeout": 10,
             },
         )
+        event.listen(engine, "connect", _load_infinite_dates)
         self._engines.append(engine)
         return engine
 
@@ -88,6 +107,7 @@ class Database:
     def owner_engine(self) -> Engine:
         """For migrations and platform operations (creating tenants); never for requests."""
         engine = create_engine(sync_url(self.owner_url), pool_pre_ping=True, pool_size=2)
+        event.listen(engine, "connect", _load_infinite_dates)
         self._engines.append(engine)
         return engine
 
