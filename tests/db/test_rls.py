@@ -22,6 +22,7 @@ PLATFORM_TABLES_WITH_TENANT_IDS = {
     "deal_protection_deadlines",
     "lead_offer_deadlines",
     "metrics_dirty",
+    "webhook_delivery_due",
 }
 """Ids and times only, scanned across tenants by the scheduler and the outbox relay."""
 TENANT_TABLES = sorted(

@@ -160,6 +160,8 @@ class Opportunity(TenantOwned, Base):
         ),
         Index("ix_opportunities_tenant_closed_at", "tenant_id", "closed_at"),
         Index("ix_opportunities_tenant_source_lead", "tenant_id", "source_lead_id"),
+        tenant_fk("campaign_id", "campaigns", "SET NULL (campaign_id)"),
+        Index("ix_opportunities_tenant_campaign", "tenant_id", "campaign_id"),
         Index(
             "ix_opportunities_name_trgm",
             "name",
@@ -183,6 +185,8 @@ class Opportunity(TenantOwned, Base):
     partner_id: Mapped[uuid.UUID | None] = mapped_column()
     source_lead_id: Mapped[uuid.UUID | None] = mapped_column()
     """The lead it was converted from (the leads migration adds the foreign key)."""
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The marketing campaign the deal is attributed to (its lead's, when converted)."""
     close_date_key: Mapped[date] = column_property(
         func.coalesce(close_date, literal_column(NO_CLOSE_DATE, Date))
     )

@@ -15,6 +15,9 @@ from prm.catalog.models import (
     StockAllocation,
     StockLevel,
 )
+from prm.catalog.recommendation_models import ProductAssociation
+from prm.crm.case_models import Case, CaseEvent, CaseQueue, CaseSlaPolicy
+from prm.crm.marketing_models import Campaign, CampaignMember, Segment
 from prm.crm.models import Account, Activity, Contact, Opportunity
 from prm.db.base import Base
 from prm.deals.models import DealRegistration, ProtectionDeadline
@@ -56,6 +59,7 @@ from prm.partners.program_models import (
     ProgramLevel,
 )
 from prm.tenants.models import ApiClient, AuditEntry, Tenant, User
+from prm.webhooks.models import DeliveryDue, WebhookDelivery, WebhookEndpoint
 from prm.workers.models import Job, OutboxMessage
 
 __all__ = [
@@ -65,7 +69,13 @@ __all__ = [
     "AuditEntry",
     "Base",
     "BundleItem",
+    "Campaign",
+    "CampaignMember",
     "CapabilityCertification",
+    "Case",
+    "CaseEvent",
+    "CaseQueue",
+    "CaseSlaPolicy",
     "ChannelProgram",
     "ClaimFile",
     "CompensationAssignment",
@@ -74,6 +84,7 @@ __all__ = [
     "CostEntry",
     "CustomerMetricsRow",
     "DealRegistration",
+    "DeliveryDue",
     "DistributionRule",
     "EarnedIncentive",
     "Employee",
@@ -112,6 +123,7 @@ __all__ = [
     "PriceBook",
     "PriceBookEntry",
     "Product",
+    "ProductAssociation",
     "ProductOptionChoice",
     "ProductOptionGroup",
     "ProgramEnrolment",
@@ -122,9 +134,12 @@ __all__ = [
     "QuoteCounter",
     "QuoteLine",
     "RefreshToken",
+    "Segment",
     "StockAllocation",
     "StockLevel",
     "Tenant",
     "TrainingRecord",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, ForeignKeyConstraint, Index, String, func, text
+from sqlalchemy import ARRAY, Boolean, ForeignKeyConstraint, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prm.db.base import Base, TenantOwned
@@ -42,6 +42,7 @@ class Employee(TenantOwned, Base):
         ),
         Index("ix_employees_tenant_team", "tenant_id", "team"),
         Index("ix_employees_tenant_active", "tenant_id", "active"),
+        Index("ix_employees_skills", "skills", postgresql_using="gin"),
         Index(
             "ix_employees_email_trgm",
             "email",
@@ -64,3 +65,9 @@ class Employee(TenantOwned, Base):
     manager_id: Mapped[uuid.UUID | None] = mapped_column()
     user_id: Mapped[uuid.UUID | None] = mapped_column()
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    skills: Mapped[list[str]] = mapped_column(
+        ARRAY(String(100)), default=list, server_default=text("'{}'")
+    )
+    """What the employee can handle as a service agent (case queues require skills)."""
+    case_capacity: Mapped[int | None] = mapped_column(Integer)
+    """Open cases the employee may hold at once as an agent; null: not an agent."""

@@ -133,6 +133,8 @@ class Lead(TenantOwned, Base):
         tenant_fk("owner_id", "users", "SET NULL (owner_id)"),
         tenant_fk("rule_id", "distribution_rules", "SET NULL (rule_id)"),
         tenant_fk("created_by", "users", "SET NULL (created_by)"),
+        tenant_fk("campaign_id", "campaigns", "SET NULL (campaign_id)"),
+        Index("ix_leads_tenant_campaign", "tenant_id", "campaign_id"),
         CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
         CheckConstraint(
             "estimated_value IS NULL OR estimated_value >= 0", name="estimated_value_nonneg"
@@ -206,6 +208,8 @@ class Lead(TenantOwned, Base):
     rule_id: Mapped[uuid.UUID | None] = mapped_column()
     """The distribution rule that routed it last; a pooled lead's eligibility reads it."""
     created_by: Mapped[uuid.UUID | None] = mapped_column()
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The marketing campaign that generated the lead, if any."""
     routed_at: Mapped[datetime | None] = mapped_column()
     accepted_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()

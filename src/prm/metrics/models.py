@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prm.db.base import MONEY, Base, TenantOwned
+from prm.db.base import MONEY, Base, TenantOwned, tenant_fk
 from prm.leads.models import Lead, LeadEvent, LeadOffer
 
 PERIOD = String(7)
@@ -141,6 +141,8 @@ class CostEntry(TenantOwned, Base):
     __table_args__ = (
         Index("ix_cost_entries_tenant_day", "tenant_id", "incurred_on"),
         Index("ix_cost_entries_tenant_kind_day", "tenant_id", "kind", "incurred_on"),
+        tenant_fk("campaign_id", "campaigns", "SET NULL (campaign_id)"),
+        Index("ix_cost_entries_tenant_campaign", "tenant_id", "campaign_id"),
         CheckConstraint("amount >= 0", name="amount_nonneg"),
     )
 
@@ -152,6 +154,8 @@ class CostEntry(TenantOwned, Base):
     amount: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3))
     notes: Mapped[str | None] = mapped_column(Text)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The campaign a CAMPAIGN cost was spent on (campaign metrics read it)."""
 
 
 class MetricsDirty(Base):

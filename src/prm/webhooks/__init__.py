@@ -1,0 +1,1 @@
+"""Webhooks: endpoints admins register for event types, signed deliveries, retries."""
