@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr
@@ -59,12 +60,35 @@ class Settings(BaseSettings):
     relay_outbox_in_api: bool = True
     """Each API process relays its own commits' jobs at once (the scheduler sweeps too)."""
 
+    # Deployment
+    environment: Literal["development", "production"] = "development"
+    """`production` turns off development conveniences (e.g. plain-http webhook URLs)."""
+
+    # Webhooks
+    webhook_secret_key: SecretStr | None = None
+    """Fernet key(s) (urlsafe base64 of 32 bytes, comma-separated: the first encrypts, all
+    decrypt, so keys can be rotated) that encrypt endpoint signing secrets at rest;
+    generated once into `data_dir` when unset. Across machines set it explicitly."""
+    webhooks_allow_http: bool | None = None
+    """Accept `http://` endpoint URLs; unset: only when `environment` is development."""
+    webhook_timeout_seconds: float = 10.0
+
     log_level: str = "INFO"
     log_json: bool = True
 
     @property
     def key_path(self) -> Path:
         return self.data_dir / "jwt-signing-key.pem"
+
+    @property
+    def webhook_key_path(self) -> Path:
+        return self.data_dir / "webhook-secret.key"
+
+    @property
+    def http_webhooks_allowed(self) -> bool:
+        if self.webhooks_allow_http is not None:
+            return self.webhooks_allow_http
+        return self.environment != "production"
 
 
 @lru_cache

@@ -6,6 +6,7 @@ from prm.incentives.evaluate import EVALUATE, REBATES, compute_rebates, evaluate
 from prm.leads.import_job import IMPORT_KIND, run_import
 from prm.metrics.recompute import RECOMPUTE, recompute_period
 from prm.partners.program_evaluation import PROGRAMS_EVALUATE, run_evaluation
+from prm.webhooks.delivery import DELIVER, deliver
 from prm.workers.maintenance import PURGE, purge_tenant
 from prm.workers.registry import JobKind, JobRegistry
 
@@ -17,5 +18,6 @@ JOBS = JobRegistry(
         JobKind(PROGRAMS_EVALUATE, run_evaluation, max_retries=3),
         JobKind(EVALUATE, evaluate_opportunity, max_retries=5),
         JobKind(REBATES, compute_rebates, max_retries=3),
+        JobKind(DELIVER, deliver, queue="webhooks", max_retries=2, time_limit_ms=5 * 60_000),
     ),
 )

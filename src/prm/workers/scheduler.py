@@ -31,6 +31,7 @@ from prm.leads.offers import expire_due_offers
 from prm.metrics.recompute import enqueue_scheduled_recomputes
 from prm.metrics.stale import enqueue_stale_recomputes
 from prm.settings import Settings
+from prm.webhooks.delivery import DELIVERY_SCAN_INTERVAL, enqueue_due_deliveries
 from prm.workers.broker import configure_broker
 from prm.workers.maintenance import run_platform_maintenance
 from prm.workers.outbox import add_wake_listener, drain_outbox, remove_wake_listener
@@ -54,6 +55,8 @@ STALE_METRICS_INTERVAL = timedelta(seconds=10)
 INCENTIVE_REBATES = "incentive_rebates"
 INCENTIVE_REBATES_INTERVAL = timedelta(days=1)
 """Volume rebates of the previous and current periods are recomputed this often."""
+WEBHOOK_DELIVERIES = "webhook_deliveries"
+"""Due webhook deliveries become `webhooks.deliver` jobs (`DELIVERY_SCAN_INTERVAL`)."""
 
 
 @dataclass
@@ -109,6 +112,11 @@ class Scheduler:
                     INCENTIVE_REBATES,
                     INCENTIVE_REBATES_INTERVAL,
                     lambda: enqueue_scheduled_rebates(database),
+                ),
+                Periodic(
+                    WEBHOOK_DELIVERIES,
+                    DELIVERY_SCAN_INTERVAL,
+                    lambda: enqueue_due_deliveries(database),
                 ),
             ]
         )

@@ -1,0 +1,1 @@
+"""Webhooks over GraphQL: endpoints, event types, the delivery log (tenant admins only)."""

@@ -1,0 +1,3 @@
+from tests.webhooks.support import receiver
+
+__all__ = ["receiver"]
