@@ -45,6 +45,7 @@ DOMAINS: tuple[str, ...] = (
     "mdf",
     "incentives",
     "lead_sla",
+    "recommendations",
     "webhooks",
     "jobs",
 )

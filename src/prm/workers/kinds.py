@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prm.catalog.recommendation_compute import ASSOCIATIONS, compute_associations
 from prm.incentives.evaluate import EVALUATE, REBATES, compute_rebates, evaluate_opportunity
 from prm.leads.import_job import IMPORT_KIND, run_import
 from prm.metrics.recompute import RECOMPUTE, recompute_period
@@ -18,6 +19,7 @@ JOBS = JobRegistry(
         JobKind(PROGRAMS_EVALUATE, run_evaluation, max_retries=3),
         JobKind(EVALUATE, evaluate_opportunity, max_retries=5),
         JobKind(REBATES, compute_rebates, max_retries=3),
+        JobKind(ASSOCIATIONS, compute_associations, max_retries=3),
         JobKind(DELIVER, deliver, queue="webhooks", max_retries=2, time_limit_ms=5 * 60_000),
     ),
 )

@@ -24,6 +24,7 @@ from datetime import timedelta
 from dramatiq.broker import Broker
 from sqlalchemy import Connection, text
 
+from prm.catalog.recommendation_schedule import enqueue_scheduled_associations
 from prm.db.engine import Database
 from prm.deals.service import expire_due_protections
 from prm.incentives.schedule import enqueue_scheduled_rebates
@@ -55,6 +56,9 @@ STALE_METRICS_INTERVAL = timedelta(seconds=10)
 INCENTIVE_REBATES = "incentive_rebates"
 INCENTIVE_REBATES_INTERVAL = timedelta(days=1)
 """Volume rebates of the previous and current periods are recomputed this often."""
+PRODUCT_ASSOCIATIONS = "product_associations"
+PRODUCT_ASSOCIATIONS_INTERVAL = timedelta(days=1)
+"""Every tenant's cross-sell and up-sell associations are recomputed this often."""
 WEBHOOK_DELIVERIES = "webhook_deliveries"
 """Due webhook deliveries become `webhooks.deliver` jobs (`DELIVERY_SCAN_INTERVAL`)."""
 
@@ -117,6 +121,11 @@ class Scheduler:
                     WEBHOOK_DELIVERIES,
                     DELIVERY_SCAN_INTERVAL,
                     lambda: enqueue_due_deliveries(database),
+                ),
+                Periodic(
+                    PRODUCT_ASSOCIATIONS,
+                    PRODUCT_ASSOCIATIONS_INTERVAL,
+                    lambda: enqueue_scheduled_associations(database),
                 ),
             ]
         )

@@ -1,0 +1,2 @@
+"""GraphQL of cross-sell and up-sell: `recommendations(accountId:)` and
+`recomputeRecommendations`."""
