@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+import prm.db.models  # noqa: F401 - every table, so foreign keys across domains resolve
 from prm.db.tenancy import TenantSession
 from prm.db.urls import app_url, async_url, owner_url, sync_url
 from prm.settings import Settings
