@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     webhooks_allow_http: bool | None = None
     """Accept `http://` endpoint URLs; unset: only when `environment` is development."""
     webhook_timeout_seconds: float = 10.0
+    webhooks_allow_private: bool | None = None
+    """Deliver to loopback, private and link-local addresses; unset: only when
+    `environment` is development (in production they would let an admin reach internal
+    services through the workers)."""
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -83,6 +87,12 @@ class Settings(BaseSettings):
     @property
     def webhook_key_path(self) -> Path:
         return self.data_dir / "webhook-secret.key"
+
+    @property
+    def private_webhooks_allowed(self) -> bool:
+        if self.webhooks_allow_private is not None:
+            return self.webhooks_allow_private
+        return self.environment != "production"
 
     @property
     def http_webhooks_allowed(self) -> bool:

@@ -15,7 +15,7 @@ from prm.db.engine import Database
 from prm.settings import Settings
 from prm.webhooks import service
 from prm.webhooks.delivery import DELIVER, attempt_delivery, enqueue_due_deliveries
-from prm.webhooks.models import DeliveryStatus, WebhookDelivery
+from prm.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from prm.webhooks.signing import verify
 from prm.workers.actors import run_job
 from prm.workers.models import Job, JobStatus
@@ -290,3 +290,31 @@ async def test_the_scan_enqueues_one_job_per_due_delivery_and_the_job_sends_it(
     )
     assert deliveries(database, tenant.id)[0].status is DeliveryStatus.SUCCEEDED
     assert due_rows(database, tenant.id) == {}
+
+
+@pytest.mark.asyncio
+async def test_in_production_a_name_resolving_to_an_internal_address_is_not_sent_to(
+    database: Database, settings: Settings, receiver: Receiver
+) -> None:
+    """A host that passed registration but now resolves inside the network (here
+    `localhost`, written straight into the row as a re-pointed DNS name would be) gets
+    nothing; the attempt fails like an unreachable one."""
+    production = settings.model_copy(
+        update={"environment": "production", "webhooks_allow_http": True}
+    )
+    tenant = await make_tenant(database)
+    endpoint_id, _ = await register(database, settings, tenant, receiver.url())
+    with database.sync_session(tenant.id) as session:
+        row = session.get(WebhookEndpoint, (tenant.id, endpoint_id))
+        assert row is not None
+        row.url = f"http://localhost:{receiver.port}/hook"
+    emit_event(database, tenant.id)
+    [delivery] = deliveries(database, tenant.id)
+
+    outcome = attempt(database, production, tenant.id, delivery.id, T0)
+
+    assert outcome is not None
+    assert receiver.requests == []
+    [failed] = deliveries(database, tenant.id)
+    assert (failed.status, failed.attempts) == (DeliveryStatus.PENDING, 1)
+    assert failed.last_error == "refused: localhost resolves to a non-public address"

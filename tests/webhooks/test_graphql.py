@@ -208,7 +208,7 @@ async def test_bad_input_is_refused_and_writes_nothing(
 
 
 @pytest.mark.asyncio
-async def test_http_urls_are_refused_in_production_mode(
+async def test_http_and_internal_urls_are_refused_in_production_mode(
     client: httpx.AsyncClient, database: Database, settings: Settings
 ) -> None:
     production = create_app(
@@ -226,6 +226,17 @@ async def test_http_urls_are_refused_in_production_mode(
         endpoint_id = accepted["webhookEndpoint"]["id"]
         moved = await admin(UPDATE, id=endpoint_id, input={"url": "http://hooks.example.com/y"})
         assert moved["data"]["updateWebhookEndpoint"]["errors"][0]["field"] == "url"
+        # Internal addresses would let an admin reach private services through the workers.
+        for internal in (
+            "https://localhost/x",
+            "https://127.0.0.1/x",
+            "https://10.1.2.3/x",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/x",
+        ):
+            refused = await create(admin, internal)
+            assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID", "url")]
+        assert await endpoint_count(database, tenant) == 1
     listed = await Caller(client, production, tenant.admin)(ENDPOINTS)
     urls = [e["node"]["url"] for e in listed["data"]["webhookEndpoints"]["edges"]]
     assert urls == ["https://hooks.example.com/x"]

@@ -37,6 +37,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import delete, select, update
@@ -51,6 +52,7 @@ from prm.webhooks.rules import (
     MAX_ATTEMPTS,
     disable_reason,
     fail_pending,
+    resolves_privately,
     retry_delay,
 )
 from prm.webhooks.secrets import secret_box
@@ -238,12 +240,17 @@ def attempt_delivery(
 
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     code: int | None = None
-    failure: str | None
+    failure: str | None = None
+    secret = ""
+    host = urlsplit(endpoint.url).hostname or ""
     try:
         secret = secret_box(settings).decrypt(endpoint.secret_encrypted)
     except ValueError as error:
         failure = str(error)
     else:
+        if not settings.private_webhooks_allowed and resolves_privately(host):
+            failure = f"refused: {host} resolves to a non-public address"
+    if failure is None:
         timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json",

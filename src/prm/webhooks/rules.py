@@ -3,7 +3,9 @@ statements both the API (async) and the workers (sync) run."""
 
 from __future__ import annotations
 
+import ipaddress
 import random
+import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -63,7 +65,36 @@ def clean_url(url: str, settings: Settings) -> str:
         raise InvalidInput("url must not contain credentials", field="url")
     if parts.fragment:
         raise InvalidInput("url must not have a fragment", field="url")
+    if not settings.private_webhooks_allowed and _private_literal(parts.hostname):
+        raise InvalidInput("url must name a public host", field="url")
     return url
+
+
+def _non_public(address: str) -> bool:
+    return not ipaddress.ip_address(address.split("%")[0]).is_global
+
+
+def _private_literal(host: str) -> bool:
+    """`localhost`, or an IP address that is not globally routable."""
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return _non_public(host)
+    except ValueError:
+        return False  # a name: checked when it is resolved, at each delivery
+
+
+def resolves_privately(host: str) -> bool:
+    """Whether `host` resolves to any address that is not globally routable (checked
+    before each delivery, so a name re-pointed at an internal address is refused too).
+    An unresolvable name is not private: the send then fails like any unreachable host."""
+    if _private_literal(host):
+        return True
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return any(_non_public(str(info[4][0])) for info in infos)
 
 
 def clean_event_types(types: Iterable[str]) -> list[str]:
