@@ -45,6 +45,7 @@ DOMAINS: tuple[str, ...] = (
     "mdf",
     "incentives",
     "lead_sla",
+    "marketing",
     "recommendations",
     "webhooks",
     "jobs",

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from prm.auth.principal import Principal
+from prm.crm.campaigns import require_campaign_sync
 from prm.crm.models import Account, Contact
 from prm.errors import Duplicate, Forbidden
 from prm.leads.fields import LeadFields, normalise_lead
@@ -104,11 +105,15 @@ def create_lead(
     *,
     allow_duplicate: bool = False,
     route: bool = True,
+    campaign_id: uuid.UUID | None = None,
 ) -> Lead:
     """Store a lead, score it and (unless `route=False`, e.g. bulk import routing later
-    set-wise) route it by the tenant's rules. Tenant staff only."""
+    set-wise) route it by the tenant's rules. Tenant staff only. `campaign_id` attributes
+    it to one of the tenant's campaigns (NOT_FOUND otherwise)."""
     if not is_staff(principal):
         raise Forbidden("only tenant staff may capture leads")
+    if campaign_id is not None:
+        require_campaign_sync(session, principal.tenant_id, campaign_id)
     if not allow_duplicate:
         _refuse_duplicate(session, principal.tenant_id, fields)
     value = fields.estimated_value
@@ -131,6 +136,7 @@ def create_lead(
         currency=value.currency if value else None,
         score=0,
         created_by=principal.user_id,
+        campaign_id=campaign_id,
     )
     session.add(lead)
     session.flush()

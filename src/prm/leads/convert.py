@@ -141,6 +141,7 @@ async def convert_lead(
         partner_id=lead.partner_id,
         source_lead_id=lead.id,
     )
+    opportunity.campaign_id = lead.campaign_id  # attribution follows the lead
     await session.run_sync(_mark_converted, principal, lead, opportunity)
     await mark_stale(session, principal.tenant_id, datetime.now(UTC))
     return Conversion(lead=lead, account=account, contact=contact, opportunity=opportunity)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from prm.auth.principal import Principal, Role
+from prm.crm.campaigns import require_campaign
 from prm.errors import Forbidden, InvalidInput, NotFound
 from prm.metrics.models import CostEntry, CostKind
 from prm.metrics.periods import MAX_YEAR, MIN_YEAR, Period
@@ -62,10 +63,15 @@ async def record_cost(
     amount: Decimal | str,
     currency: str,
     notes: str | None = None,
+    campaign_id: uuid.UUID | None = None,
 ) -> CostEntry:
     """Record money spent; INVALID for a blank name, a negative or malformed amount, a
-    currency other than the tenant's default, or a day outside the supported years."""
+    currency other than the tenant's default, or a day outside the supported years;
+    NOT_FOUND for a campaign that is not the tenant's. A cost naming a campaign counts in
+    that campaign's metrics and, like every cost, in the tenant's cost per lead and sale."""
     require_cost_manager(principal)
+    if campaign_id is not None:
+        await require_campaign(session, principal.tenant_id, campaign_id, field="campaignId")
     default_currency = await session.scalar(
         select(Tenant.default_currency).where(Tenant.id == principal.tenant_id)
     )
@@ -86,6 +92,7 @@ async def record_cost(
         amount=fields.amount.amount,
         currency=fields.amount.currency,
         notes=fields.notes,
+        campaign_id=campaign_id,
     )
     session.add(entry)
     await session.flush()

@@ -21,6 +21,9 @@ class RecordCostInput:
         description="Not negative, in the tenant's default currency."
     )
     notes: str | None = None
+    campaign_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The campaign the money was spent on (campaign metrics)."
+    )
 
 
 @strawberry.input

@@ -37,6 +37,11 @@ class Mutation:
             amount=input.amount.amount,
             currency=input.amount.currency,
             notes=input.notes,
+            campaign_id=(
+                require_pk(input.campaign_id, "Campaign", field="campaignId")
+                if input.campaign_id is not None
+                else None
+            ),
         )
         return CostEntryPayload(cost_entry=CostEntryType.from_model(entry))
 

@@ -60,6 +60,9 @@ class CreateLeadInput:
         default=False,
         description="Capture even if it duplicates an open lead, a contact or an account.",
     )
+    campaign_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The marketing campaign the lead came from (attribution)."
+    )
 
     def fields(self) -> LeadFields:
         return normalise_lead(

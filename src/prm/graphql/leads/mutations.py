@@ -90,6 +90,11 @@ class Mutation:
             require_principal(info),
             fields,
             allow_duplicate=input.allow_duplicate,
+            campaign_id=(
+                require_pk(input.campaign_id, "Campaign", field="campaignId")
+                if input.campaign_id is not None
+                else None
+            ),
         )
         return LeadPayload(lead=LeadType.from_model(lead))
 

@@ -1,0 +1,1 @@
+"""Marketing in the API: segments, campaigns, members, responses and campaign metrics."""
