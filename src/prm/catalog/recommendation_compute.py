@@ -198,7 +198,7 @@ def compute_associations(session: Session, principal: Principal) -> dict[str, ob
     of each kind were written. Runs as the `catalog.associations` job."""
     tenant_id = principal.tenant_id
     now = datetime.now(UTC)
-    lock_keys_sync(session, LockSpace.METRICS_RECOMPUTE, [f"product_associations:{tenant_id}"])
+    lock_keys_sync(session, LockSpace.PRODUCT_ASSOCIATIONS, [f"product_associations:{tenant_id}"])
     session.execute(_DELETE, {"tenant_id": tenant_id})
     params = {"tenant_id": tenant_id, "now": now, "top": TOP_PER_PRODUCT}
     together = session.execute(_BOUGHT_TOGETHER, {**params, "min_deals": MIN_DEALS})

@@ -23,6 +23,9 @@ class LockSpace(enum.IntEnum):
     CRM_DUPLICATE = 7301120004
     PRICE_BOOK_WINDOW = 7301120005
     METRICS_RECOMPUTE = 7301120006
+    CASES = 7301120007
+    """A tenant's case numbering and agent capacity (`prm.crm.case_assignment`)."""
+    PRODUCT_ASSOCIATIONS = 7301120008
 
 
 def lock_keys_sync(session: Session, space: LockSpace, keys: Iterable[str]) -> None:

@@ -45,6 +45,7 @@ DOMAINS: tuple[str, ...] = (
     "mdf",
     "incentives",
     "lead_sla",
+    "cases",
     "marketing",
     "recommendations",
     "webhooks",
