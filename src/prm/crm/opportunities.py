@@ -24,6 +24,7 @@ from prm.crm.fields import like_pattern, partner_for_write, require_employee, re
 from prm.crm.models import Opportunity, OpportunityStage
 from prm.crm.visibility import readable_opportunities, require_manager, require_writer
 from prm.errors import DomainError, ErrorCode, InvalidInput, NotFound
+from prm.events.bus import Event, emit, event
 from prm.metrics.stale import mark_stale
 from prm.money import Money, normalise_currency
 
@@ -149,6 +150,20 @@ async def _evaluate_incentives(
     await enqueue_job(session, principal, EVALUATE, {"opportunityId": str(opportunity.id)})
 
 
+def _closed_event(opportunity: Opportunity) -> Event:
+    """`opportunity.closed` for webhooks and subscribers: the deal was won or lost."""
+    return event(
+        "opportunity.closed",
+        opportunity.tenant_id,
+        {
+            "opportunityId": opportunity.id,
+            "stage": opportunity.stage.value,
+            "partnerId": opportunity.partner_id,
+        },
+        partner_ids=[opportunity.partner_id],
+    )
+
+
 async def create_opportunity(
     session: AsyncSession,
     principal: Principal,
@@ -190,6 +205,7 @@ async def create_opportunity(
     await session.flush()
     if opportunity.closed_at is not None:
         await mark_stale(session, principal.tenant_id, opportunity.closed_at)
+        await emit(session, _closed_event(opportunity))
     if opportunity.stage == Stage.CLOSED_WON:
         await _evaluate_incentives(session, principal, opportunity)
     return opportunity
@@ -226,6 +242,8 @@ async def update_opportunity(
         if closing is not None:
             # Closed, reopened or moved between won and lost: scorecards count closes.
             await mark_stale(session, principal.tenant_id, closing)
+        if stage in CLOSED_STAGES:
+            await emit(session, _closed_event(opportunity))
         if stage == Stage.CLOSED_WON:
             await _evaluate_incentives(session, principal, opportunity)
         elif was_won:

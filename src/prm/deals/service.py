@@ -51,6 +51,7 @@ from prm.deals.models import (
     RegistrationStatus,
 )
 from prm.errors import Conflict, DomainError, ErrorCode, Forbidden, InvalidInput, NotFound
+from prm.events.bus import emit_sync, event
 from prm.leads.capture import FREE_MAIL
 from prm.leads.fields import MAX_NAME, email_address, optional_text, required_text, tags
 from prm.leads.models import OPEN_STATUSES, Lead
@@ -350,6 +351,19 @@ def approve_registration(
             registration_id=registration.id,
             expires_at=registration.protected_until,
         )
+    )
+    emit_sync(
+        session,
+        event(
+            "deal_registration.approved",
+            registration.tenant_id,
+            {
+                "dealRegistrationId": registration.id,
+                "partnerId": registration.partner_id,
+                "protectedUntil": registration.protected_until,
+            },
+            partner_ids=[registration.partner_id],
+        ),
     )
     session.flush()
     return registration

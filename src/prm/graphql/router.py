@@ -12,6 +12,11 @@ Strawberry's defaults miss.
   (multipart uploads, per the GraphQL multipart request spec: over the upload cap);
   a mutation over GET: 405 with `Allow: POST`. All with a GraphQL-shaped error body.
 - The request's session is closed when the response is done.
+- WebSockets speak `graphql-transport-ws` only (subscriptions); a subscription sent over
+  HTTP answers 400. The connection is
+  authenticated on `connection_init` (payload `{"authorization": "Bearer <token>"}`); a
+  missing or bad token closes it with 4403 (the protocol's "Forbidden"). Each event
+  re-checks the token (`subscriptions.context`), so a revoked one ends the connection.
 """
 
 from __future__ import annotations
@@ -21,24 +26,31 @@ import json
 from typing import Any
 
 from cross_web import FormData, HTTPException, StarletteRequestAdapter
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET
+from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
 
 from prm.graphql.context import Context, get_context
 from prm.graphql.errors import Code
 from prm.graphql.schema import build_schema
+from prm.graphql.subscriptions.context import SubscriptionContext, subscription_context
 from prm.leads.import_routes import FORM_OVERHEAD, BodyTooLarge, capped_request
 from prm.leads.importing import MAX_FILE_BYTES
 from prm.settings import Settings
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+SUBSCRIPTIONS_NEED_A_WEBSOCKET = (
+    "subscriptions are served over a WebSocket at /graphql (graphql-transport-ws), not over HTTP"
+)
 
 
 class BoundedRequestAdapter(StarletteRequestAdapter):
@@ -82,8 +94,8 @@ class PrmGraphQLRouter(GraphQLRouter[Context, None]):
             path="/graphql",
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
-            context_getter=get_context,
-            subscription_protocols=(),
+            context_getter=_context,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             include_in_schema=False,
             multipart_uploads_enabled=True,
         )
@@ -98,7 +110,7 @@ class PrmGraphQLRouter(GraphQLRouter[Context, None]):
         root_value: None = UNSET,
     ) -> Response | WebSocket:
         try:
-            if isinstance(request, WebSocket):  # no subscription protocols: refused
+            if isinstance(request, WebSocket):  # graphql-transport-ws, until it closes
                 return await super().run(request, context=context, root_value=root_value)
             if context.auth_error is not None:
                 return _error_response(
@@ -118,11 +130,23 @@ class PrmGraphQLRouter(GraphQLRouter[Context, None]):
         finally:
             await context.close()
 
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """`connection_init`: authenticate from the payload's `authorization`, else 4403."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        if not isinstance(context, SubscriptionContext) or not await context.connect(
+            params.get("authorization") or params.get("Authorization")
+        ):
+            raise ConnectionRejectionError()
+        return UNSET
+
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         try:
             return await super().execute_single(*args, **kwargs)
         except HTTPException as error:
-            if isinstance(error.__cause__, InvalidOperationTypeError) and error.status_code == 400:
+            cause = error.__cause__
+            if isinstance(cause, InvalidOperationTypeError) and error.status_code == 400:
+                if cause.operation_type is OperationType.SUBSCRIPTION:
+                    raise HTTPException(400, SUBSCRIPTIONS_NEED_A_WEBSOCKET) from error
                 raise HTTPException(405, "mutations are not allowed over GET; use POST") from error
             raise
 
@@ -134,6 +158,14 @@ class PrmGraphQLRouter(GraphQLRouter[Context, None]):
             request.state.graphql_request_error = True
             response.pop("data", None)
         return response
+
+
+async def _context(connection: HTTPConnection) -> Context:
+    """The request's context; a WebSocket's is authenticated later, on `connection_init`."""
+    if connection.scope["type"] == "websocket":
+        return subscription_context(connection)
+    assert isinstance(connection, Request)
+    return await get_context(connection)
 
 
 def _is_request_error(result: ExecutionResult) -> bool:

@@ -1,7 +1,8 @@
 """The schema, assembled from per-domain modules.
 
-A domain `x` contributes `prm/graphql/x/queries.py` with a `Query` class and/or
-`prm/graphql/x/mutations.py` with a `Mutation` class (plain `@strawberry.type`s), and
+A domain `x` contributes `prm/graphql/x/queries.py` with a `Query` class,
+`prm/graphql/x/mutations.py` with a `Mutation` class and/or
+`prm/graphql/x/subscriptions.py` with a `Subscription` class (plain `@strawberry.type`s), and
 joins the API by adding its name to `DOMAINS`: one line. Its `types.py` registers its
 `Node` types with `relay.register_node` when imported.
 """
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from graphql import GraphQLError
 from prm.graphql import relay
@@ -49,11 +53,35 @@ DOMAINS: tuple[str, ...] = (
     "marketing",
     "recommendations",
     "webhooks",
+    "subscriptions",
     "jobs",
 )
 
 
 class PrmSchema(strawberry.Schema):
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """One result per request: a subscription, which needs a stream (a WebSocket), is
+        refused (HTTP 400) instead of its root resolver running as a query."""
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        return await super().execute(
+            query,
+            variable_values=variable_values,
+            context_value=context_value,
+            root_value=root_value,
+            operation_name=operation_name,
+            allowed_operation_types=allowed - {OperationType.SUBSCRIPTION},
+            operation_extensions=operation_extensions,
+        )
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -81,9 +109,12 @@ def build_schema(settings: Settings | None = None) -> PrmSchema:
     query = merge_types("Query", (relay.Query, *_domain_classes("queries", "Query")))
     mutations = _domain_classes("mutations", "Mutation")
     mutation = merge_types("Mutation", tuple(mutations)) if mutations else None
+    subscriptions = _domain_classes("subscriptions", "Subscription")
+    subscription = merge_types("Subscription", tuple(subscriptions)) if subscriptions else None
     return PrmSchema(
         query=query,
         mutation=mutation,
+        subscription=subscription,
         types=relay.node_types(),
         extensions=schema_extensions(settings),
     )

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from prm.auth.principal import Principal
 from prm.crm import accounts, contacts, opportunities
 from prm.crm.models import Account, Contact, Opportunity
+from prm.events.bus import emit, event
 from prm.leads.capture import FREE_MAIL
 from prm.leads.fields import required_text
 from prm.leads.history import change_status
@@ -143,5 +144,14 @@ async def convert_lead(
     )
     opportunity.campaign_id = lead.campaign_id  # attribution follows the lead
     await session.run_sync(_mark_converted, principal, lead, opportunity)
+    await emit(
+        session,
+        event(
+            "lead.converted",
+            principal.tenant_id,
+            {"leadId": lead.id, "opportunityId": opportunity.id, "partnerId": lead.partner_id},
+            partner_ids=[lead.partner_id],
+        ),
+    )
     await mark_stale(session, principal.tenant_id, datetime.now(UTC))
     return Conversion(lead=lead, account=account, contact=contact, opportunity=opportunity)

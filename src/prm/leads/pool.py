@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from prm.auth.principal import Principal
 from prm.errors import DomainError, ErrorCode, NotFound
+from prm.events.bus import emit_sync, event
 from prm.leads.eligibility import below_capacity, partner_may_claim
 from prm.leads.history import record_event
 from prm.leads.models import Lead, LeadEvent, LeadStatus
@@ -87,6 +88,15 @@ def claim_lead(session: Session, principal: Principal, lead_id: uuid.UUID) -> Le
         to_status=LeadStatus.ACCEPTED,
         partner_id=partner_id,
         at=now,
+    )
+    emit_sync(
+        session,
+        event(
+            "lead.claimed",
+            tenant_id,
+            {"leadId": lead.id, "partnerId": partner_id},
+            partner_ids=[partner_id],
+        ),
     )
     session.flush()
     return lead

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from prm.auth.principal import Principal
 from prm.errors import DomainError, ErrorCode, Forbidden
+from prm.events.bus import emit_sync, event
 from prm.leads.eligibility import covers_lead, offer_conditions
 from prm.leads.history import change_status, record_event
 from prm.leads.models import (
@@ -199,6 +200,20 @@ def offer_to(
         note=note if note is not None else f"rule {rule.name}" if rule is not None else None,
         at=now,
     )
+    emit_sync(
+        session,
+        event(
+            "lead.offered",
+            lead.tenant_id,
+            {
+                "leadId": lead.id,
+                "offerId": offer.id,
+                "partnerId": partner_id,
+                "expiresAt": offer.expires_at,
+            },
+            partner_ids=[partner_id],
+        ),
+    )
     return offer
 
 
@@ -234,6 +249,7 @@ def route_lead(
             change_status(
                 session, actor, lead, LeadStatus.POOLED, "POOLED", note=f"rule {rule.name}", at=now
             )
+            emit_sync(session, event("lead.pooled", lead.tenant_id, {"leadId": lead.id}))
             return lead
     elif (partner_id := choose_partner(session, lead, rule)) is not None:
         offer_to(session, actor, lead, partner_id, rule, now)

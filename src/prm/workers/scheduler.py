@@ -31,6 +31,7 @@ from prm.incentives.schedule import enqueue_scheduled_rebates
 from prm.leads.offers import expire_due_offers
 from prm.metrics.recompute import enqueue_scheduled_recomputes
 from prm.metrics.stale import enqueue_stale_recomputes
+from prm.realtime.expiring import ExpiringOfferWarnings
 from prm.settings import Settings
 from prm.webhooks.delivery import DELIVERY_SCAN_INTERVAL, enqueue_due_deliveries
 from prm.workers.broker import configure_broker
@@ -56,6 +57,9 @@ STALE_METRICS_INTERVAL = timedelta(seconds=10)
 INCENTIVE_REBATES = "incentive_rebates"
 INCENTIVE_REBATES_INTERVAL = timedelta(days=1)
 """Volume rebates of the previous and current periods are recomputed this often."""
+OFFER_EXPIRING = "offer_expiring"
+OFFER_EXPIRING_INTERVAL = timedelta(seconds=30)
+"""`offer.expiring` reaches subscribers and webhooks within this of an offer's 15-minute mark."""
 PRODUCT_ASSOCIATIONS = "product_associations"
 PRODUCT_ASSOCIATIONS_INTERVAL = timedelta(days=1)
 """Every tenant's cross-sell and up-sell associations are recomputed this often."""
@@ -116,6 +120,11 @@ class Scheduler:
                     INCENTIVE_REBATES,
                     INCENTIVE_REBATES_INTERVAL,
                     lambda: enqueue_scheduled_rebates(database),
+                ),
+                Periodic(
+                    OFFER_EXPIRING,
+                    OFFER_EXPIRING_INTERVAL,
+                    ExpiringOfferWarnings(database, interval=OFFER_EXPIRING_INTERVAL),
                 ),
                 Periodic(
                     WEBHOOK_DELIVERIES,
