@@ -159,6 +159,15 @@ class Opportunity(TenantOwned, Base):
             "id",
         ),
         Index("ix_opportunities_tenant_closed_at", "tenant_id", "closed_at"),
+        # An account's won deals (lifetime value, last purchase, loyalty) without the heap.
+        Index(
+            "ix_opportunities_tenant_account_won",
+            "tenant_id",
+            "account_id",
+            "closed_at",
+            postgresql_include=["amount", "currency"],
+            postgresql_where=text("stage = 'CLOSED_WON'"),
+        ),
         Index("ix_opportunities_tenant_source_lead", "tenant_id", "source_lead_id"),
         tenant_fk("campaign_id", "campaigns", "SET NULL (campaign_id)"),
         Index("ix_opportunities_tenant_campaign", "tenant_id", "campaign_id"),

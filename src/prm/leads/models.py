@@ -162,6 +162,14 @@ class Lead(TenantOwned, Base):
                 "status NOT IN ('CONVERTED', 'LOST', 'DISQUALIFIED') AND email IS NOT NULL"
             ),
         ),
+        # Segments' lead-score filter: a contact's leads by email, any status.
+        Index(
+            "ix_leads_tenant_email_score",
+            "tenant_id",
+            "email",
+            "score",
+            postgresql_where=text("email IS NOT NULL"),
+        ),
         Index(
             "ix_leads_open_company_domain",
             "tenant_id",
