@@ -251,17 +251,12 @@ async def test_cases_opened_at_once_never_overfill_an_agent_or_share_a_number(
     cases = [opened(body) for body in bodies]
     assert sorted(case["number"] for case in cases) == list(range(1, 9))
     async with database.session(tenant.id) as session:
-        load = dict(
-            (
-                await session.execute(
-                    select(Case.assignee_id, func.count())
-                    .where(Case.tenant_id == tenant.id, Case.assignee_id.is_not(None))
-                    .group_by(Case.assignee_id)
-                )
-            )
-            .tuples()
-            .all()
+        rows = await session.execute(
+            select(Case.assignee_id, func.count())
+            .where(Case.tenant_id == tenant.id, Case.assignee_id.is_not(None))
+            .group_by(Case.assignee_id)
         )
+        load = {assignee: count for assignee, count in rows}
         waiting = await session.scalar(
             select(func.count()).where(Case.tenant_id == tenant.id, Case.status == "NEW")
         )
