@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from prm.db.rls import enable_tenant_rls
 
@@ -28,7 +29,6 @@ TENANT_TABLES = [
     "program_level_changes",
     "program_level_criteria",
 ]
-from sqlalchemy.dialects import postgresql
 
 revision: str = "ad69626f626e"
 down_revision: str | None = "e417ced137b9"

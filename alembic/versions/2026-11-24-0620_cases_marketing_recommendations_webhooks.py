@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from prm.db.rls import enable_tenant_rls, grant_app
 
@@ -31,7 +32,6 @@ TENANT_TABLES = [
     "cases",
     "case_events",
 ]
-from sqlalchemy.dialects import postgresql
 
 revision: str = "6585369fd7d6"
 down_revision: str | None = "7b42c1e9d8a3"
