@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import accounts, api_reads, catalog, claims, lead_import, metrics, routing
+from bench import accounts, api_reads, catalog, claims, lead_import, metrics, realtime, routing
 from bench.harness import Figure, scratch_database
 
-BENCHMARKS = [api_reads, accounts, claims, routing, lead_import, catalog, metrics]
+BENCHMARKS = [api_reads, accounts, claims, routing, lead_import, catalog, metrics, realtime]
 
 
 def _format(value: float | None, unit: str) -> str:
