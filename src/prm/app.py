@@ -14,6 +14,7 @@ from prm.db.engine import Database
 from prm.graphql.router import graphql_router
 from prm.leads import import_routes as lead_import_routes
 from prm.ops import routes as ops_routes
+from prm.ops import unavailable
 from prm.ops.disconnects import ClientDisconnectGuard
 from prm.ops.logging import RequestIdMiddleware, configure_logging
 from prm.ops.metrics import HttpMetricsMiddleware
@@ -58,4 +59,5 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(auth_routes.router)
     app.include_router(lead_import_routes.router)
     app.include_router(graphql_router(settings))
+    unavailable.install(app)
     return app
