@@ -167,7 +167,6 @@ async def create_quote(
         code=code,
         location=where,
     )
-    await consume_uses(session, principal.tenant_id, priced.promotion_ids)
     number = await next_quote_number(session, principal.tenant_id)
     quote = Quote(
         id=new_id(),
@@ -187,7 +186,11 @@ async def create_quote(
     priced.freeze_totals(quote, now)
     session.add(quote)
     await session.flush()
-    return SavedQuote(quote, await _insert_lines(session, quote, priced))
+    written = await _insert_lines(session, quote, priced)
+    # Last: the promotions' rows stay locked until commit, so concurrent quotes sharing a
+    # promotion (a tenant-wide sale) queue only for the commit, not for the whole quote.
+    await consume_uses(session, principal.tenant_id, priced.promotion_ids)
+    return SavedQuote(quote, written)
 
 
 async def update_quote(
