@@ -26,11 +26,13 @@ from prm.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
 
-HEALTH_SECONDS = 30.0
+HEALTH_SECONDS = 5.0
 """A quiet connection is pinged this often, so a dead one is noticed and replaced."""
 READY_TIMEOUT = 10.0
 """How long the first subscription waits for the listener to connect."""
+FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 10.0
+"""Reconnection waits double from the first to this, and start again after a success."""
 APPLICATION_NAME = "prm-realtime"
 
 
@@ -53,7 +55,7 @@ class Listener:
 
     async def run(self) -> None:
         """Listen until cancelled, reconnecting after any failure."""
-        delay = 0.5
+        delay = FIRST_BACKOFF
         while True:
             try:
                 await self._listen()
@@ -62,6 +64,8 @@ class Listener:
             except Exception as error:
                 log.warning("realtime listener lost its connection (%s); retrying", error)
             finally:
+                if self.listening.is_set():  # it had connected: the next loss starts afresh
+                    delay = FIRST_BACKOFF
                 self.listening.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF)
