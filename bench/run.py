@@ -1,7 +1,7 @@
 """Run every benchmark at a small and a large size and print one table with the
 large/small ratio of each figure (how cost grows with the data).
 
-    python -m bench.run [--size small|large|all]      (or: prm bench, make bench)
+    python -m bench.run [--size small|large|all] [--only NAME]   (or: prm bench, make bench)
 """
 
 from __future__ import annotations
@@ -15,10 +15,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import accounts, api_reads, catalog, claims, lead_import, metrics, realtime, routing
+from bench import (
+    accounts,
+    api_reads,
+    catalog,
+    claims,
+    lead_import,
+    load,
+    metrics,
+    realtime,
+    routing,
+)
 from bench.harness import Figure, scratch_database
 
-BENCHMARKS = [api_reads, accounts, claims, routing, lead_import, catalog, metrics, realtime]
+BENCHMARKS = [api_reads, accounts, claims, routing, lead_import, catalog, metrics, realtime, load]
 
 
 def _format(value: float | None, unit: str) -> str:
@@ -34,7 +44,11 @@ def _format(value: float | None, unit: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=["small", "large", "all"], default="all")
-    parser.add_argument("--only", help="run just the benchmark of this name (e.g. api_reads)")
+    parser.add_argument(
+        "--only",
+        choices=[module.NAME for module in BENCHMARKS],
+        help="run just the benchmark of this name (e.g. api_reads)",
+    )
     args = parser.parse_args()
     sizes = ["small", "large"] if args.size == "all" else [args.size]
 
