@@ -93,6 +93,10 @@ def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
+CLIENT_CLOSED = 499
+"""The status counted for a request whose client left before any response."""
+
+
 class HttpMetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -104,7 +108,7 @@ class HttpMetricsMiddleware:
         path = scope.get("path", "")
         route = path if path in _ROUTES else "other"
         method = scope.get("method", "GET")
-        status = 500
+        status: int | None = None
         started = time.perf_counter()
 
         async def send_capturing(message: Message) -> None:
@@ -115,6 +119,11 @@ class HttpMetricsMiddleware:
 
         try:
             await self.app(scope, receive, send_capturing)
+        except BaseException:
+            status = status or 500
+            raise
         finally:
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            # No response and no error: the client hung up first (nginx's 499), not a
+            # server error.
+            HTTP_REQUESTS.labels(method, route, str(status or CLIENT_CLOSED)).inc()
             HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)

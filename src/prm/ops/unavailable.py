@@ -26,6 +26,7 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     InterfaceError,
     PoolTimeoutError,
     ConnectionError,
+    FileNotFoundError,  # asyncpg, when a local server's unix socket is gone (it stopped)
 )
 
 

@@ -18,6 +18,17 @@ from prm.db.urls import libpq_dsn
 from prm.settings import Settings
 from prm.workers.actors import declare_actors
 
+POSTGRES_BROKER_TIMINGS: dict[str, float] = {
+    "heartbeat_interval": 5.0,
+    "heartbeat_ttl": 15.0,
+    "maintenance_interval": 5.0,
+}
+"""How fast the PostgreSQL broker hands a dead worker's messages to a live one: each worker
+beats every 5 s, one silent for 15 s is dead, and some live worker looks for the dead every
+2.5-7.5 s, so a killed worker's job runs again within about 25 s (the library's 15/60/30 s
+took up to two minutes). A live worker wrongly declared dead costs a duplicate delivery,
+which `run_job` turns into a no-op."""
+
 
 def broker_kind(settings: Settings) -> str:
     """`postgres`, `redis` or `rabbitmq`; anything else is a configuration error."""
@@ -41,7 +52,7 @@ def build_broker(settings: Settings, database: Database, **options: Any) -> Brok
         return PostgresBroker(
             url=libpq_dsn(database.app_url),
             results=False,
-            **options,
+            **{**POSTGRES_BROKER_TIMINGS, **options},
         )
     assert settings.broker_url is not None
     if kind == "redis":
