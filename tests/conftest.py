@@ -65,6 +65,9 @@ def settings(owner_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settin
         data_dir=tmp_path_factory.mktemp("prm-data"),
         log_json=False,
         outbox_poll_seconds=0.1,
+        # Every in-process test comes from one address; rate limits have their own tests.
+        rate_limit_per_token=0,
+        rate_limit_per_address=0,
     )
 
 

@@ -41,6 +41,21 @@ class Settings(BaseSettings):
     max_tokens: int = 3_000
     default_page_size: int = 50
     max_page_size: int = 500
+    max_query_cost: int = 500_000
+    """Most nodes an operation's connections may return (`prm.graphql.extensions.QueryCost`):
+    a connection counts its page size (`first`, capped at `max_page_size`, else the
+    default), nested ones multiply. GitHub's API uses the same model and figure."""
+
+    # Rate limits (requests per minute; 0 disables). In memory per process unless
+    # `rate_limit_storage_url` names a shared store, so with N processes behind a balancer
+    # a client gets up to N times the limit.
+    rate_limit_per_token: int = 1_200
+    """Per bearer token on `/graphql`."""
+    rate_limit_per_address: int = 3_000
+    """Per client address on `/graphql`, and separately on `POST /oauth/token`."""
+    rate_limit_storage_url: str | None = None
+    """`redis://host:6379/0` (or `rediss://…`, `redis+sentinel://…`, `redis+cluster://…`):
+    counters shared by every process; unset: in memory, per process."""
 
     # Auth
     jwt_private_key: SecretStr | None = None

@@ -18,13 +18,21 @@ threadpool (`prm.auth.routes`). The session starts unscoped (the tenant director
 `login_failures` are platform tables) and is bound to the tenant as soon as the request
 names one (slug, client id or refresh token), before any tenant-owned row is read.
 
+Every request counts against a per-address rate limit (`rate_limit_per_address` per
+minute, separate from `/graphql`'s counters; in memory per process unless
+`rate_limit_storage_url` names a Redis): over it, 429 `temporarily_unavailable` with
+`Retry-After`, before any credential is looked at.
+
 Password and refresh grants name no client; they are served to one implicit public
 first-party client (`prm`), the portals that sign people in.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -50,6 +58,9 @@ from authlib.oauth2.rfc6749.grants import (
 )
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -99,6 +110,39 @@ class TooManyAttempts(OAuth2Error):
     def get_headers(self) -> list[tuple[str, str]]:
         headers: list[tuple[str, str]] = super().get_headers()
         return [*headers, ("Retry-After", str(self.retry_after))]
+
+
+class RequestsThrottled(TooManyAttempts):
+    """Too many token requests from one address: 429 with `Retry-After`."""
+
+    error = "temporarily_unavailable"
+    description = "too many requests from this address, try later"
+
+
+@functools.lru_cache(maxsize=8)
+def _rate_limiter(storage_url: str | None) -> MovingWindowRateLimiter:
+    """One store per URL and process (the `limits` package; Redis when configured)."""
+    return MovingWindowRateLimiter(storage_from_string(storage_url or "memory://"))
+
+
+def address_retry_after(settings: Settings, address: str | None) -> int | None:
+    """Counts one token request for `address`: the seconds to wait when over the limit,
+    else None. An unreachable store lets the request through (logged)."""
+    key = address_key(address)
+    if settings.rate_limit_per_address <= 0 or key is None:
+        return None
+    item = RateLimitItemPerMinute(settings.rate_limit_per_address)
+    limiter = _rate_limiter(settings.rate_limit_storage_url)
+    try:
+        if limiter.hit(item, "oauth-token", key):
+            return None
+        reset_at, _ = limiter.get_window_stats(item, "oauth-token", key)
+    except Exception:
+        logging.getLogger("prm.ratelimit").warning(
+            "rate limit store unavailable; request not limited", exc_info=True
+        )
+        return None
+    return max(1, math.ceil(reset_at - time.time()))
 
 
 class BadCredentials(InvalidGrantError):
@@ -284,6 +328,7 @@ class TokenEndpoint(AuthorizationServer):
         self.issuer = issuer
         self.now = now or datetime.now(UTC)
         self.refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
+        self.settings = settings
         self.throttle = LoginThrottle(
             max_failures=settings.login_max_failures,
             window=timedelta(seconds=settings.login_failure_window_seconds),
@@ -307,6 +352,10 @@ class TokenEndpoint(AuthorizationServer):
         """Authlib's signal hook; prm listens to none."""
 
     def respond(self, request: TokenRequest) -> TokenResponse:
+        retry_after = address_retry_after(self.settings, request.client_address)
+        if retry_after is not None:
+            status, body, headers = RequestsThrottled(retry_after)()
+            return status, dict(body), list(headers)
         response: TokenResponse = self.create_token_response(request)
         return response
 

@@ -11,6 +11,11 @@ Strawberry's defaults miss.
 - Malformed JSON and other transport faults: 400; a body over `max_body_bytes`: 413
   (multipart uploads, per the GraphQL multipart request spec: over the upload cap);
   a mutation over GET: 405 with `Allow: POST`. All with a GraphQL-shaped error body.
+- Hostile input: a JSON array of operations (batching, which prm does not serve) answers
+  400 `QUERY_TOO_COMPLEX`; a JSON body that is neither an object nor an array answers 400
+  `BAD_USER_INPUT`. Over the rate limits (`prm.graphql.ratelimit`, per client address and
+  per bearer token) a request answers 429 `RATE_LIMITED` with `Retry-After`, before the
+  token is even checked.
 - The request's session is closed when the response is done.
 - WebSockets speak `graphql-transport-ws` only (subscriptions); a subscription sent over
   HTTP answers 400. The connection is
@@ -31,7 +36,12 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
-from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http import (
+    GraphQLHTTPResponse,
+    GraphQLRequestData,
+    GraphQLRequestProtocol,
+    process_result,
+)
 from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -41,6 +51,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from prm.graphql.context import Context, get_context
 from prm.graphql.errors import Code
+from prm.graphql.ratelimit import RequestLimiter
 from prm.graphql.schema import build_schema
 from prm.graphql.subscriptions.context import SubscriptionContext, subscription_context
 from prm.leads.import_routes import FORM_OVERHEAD, BodyTooLarge, capped_request
@@ -51,6 +62,14 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 SUBSCRIPTIONS_NEED_A_WEBSOCKET = (
     "subscriptions are served over a WebSocket at /graphql (graphql-transport-ws), not over HTTP"
 )
+
+
+class TransportRefusal(HTTPException):
+    """A transport-level refusal with its own `extensions.code`."""
+
+    def __init__(self, status_code: int, reason: str, code: Code) -> None:
+        super().__init__(status_code, reason)
+        self.code = code
 
 
 class BoundedRequestAdapter(StarletteRequestAdapter):
@@ -102,6 +121,7 @@ class PrmGraphQLRouter(GraphQLRouter[Context, None]):
         self.request_adapter_class = functools.partial(  # type: ignore[assignment]
             BoundedRequestAdapter, max_bytes=settings.max_body_bytes
         )
+        self.limiter = RequestLimiter.from_settings(settings)
 
     async def run(  # type: ignore[override]
         self,
@@ -112,6 +132,18 @@ class PrmGraphQLRouter(GraphQLRouter[Context, None]):
         try:
             if isinstance(request, WebSocket):  # graphql-transport-ws, until it closes
                 return await super().run(request, context=context, root_value=root_value)
+            retry_after = await self.limiter.retry_after(
+                authorization=request.headers.get("authorization"),
+                address=request.client.host if request.client else None,
+            )
+            if retry_after is not None:
+                return _error_response(
+                    request,
+                    429,
+                    Code.RATE_LIMITED,
+                    f"too many requests; retry in {retry_after} s",
+                    headers={"Retry-After": str(retry_after)},
+                )
             if context.auth_error is not None:
                 return _error_response(
                     request,
@@ -138,6 +170,26 @@ class PrmGraphQLRouter(GraphQLRouter[Context, None]):
         ):
             raise ConnectionRejectionError()
         return UNSET
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """JSON documents here (the body, `variables`, `extensions`, multipart `operations`
+        and `map`) are objects, or arrays of operations; a bare string or number used to
+        reach Strawberry's `.get` and fail with a 500."""
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "expected a JSON object")
+        return parsed
+
+    def _validate_batch_request(
+        self, request_data: list[GraphQLRequestData], protocol: GraphQLRequestProtocol
+    ) -> None:
+        """A JSON array of operations (batching) is refused whatever its size: one request,
+        one operation, so the limits and rate limits count what they should."""
+        raise TransportRefusal(
+            400,
+            "batched operations (a JSON array) are not served; send one operation per request",
+            Code.QUERY_TOO_COMPLEX,
+        )
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         try:
@@ -203,7 +255,8 @@ def _negotiate(request: Request, response: Response) -> Response:
 def _transport_error(request: Request, error: HTTPException) -> Response:
     """Strawberry's transport faults (bad JSON, missing query, GET mutation, oversize)."""
     headers = {"Allow": "POST"} if error.status_code == 405 else None  # only GET mutations
-    return _error_response(request, error.status_code, Code.BAD_USER_INPUT, error.reason, headers)
+    code = error.code if isinstance(error, TransportRefusal) else Code.BAD_USER_INPUT
+    return _error_response(request, error.status_code, code, error.reason, headers)
 
 
 def _error_response(
