@@ -40,6 +40,7 @@ from prm.auth.principal import Principal
 from prm.crm.fields import optional_text, required_text
 from prm.crm.marketing_models import Campaign, CampaignMember, CampaignStatus, MemberResponse
 from prm.crm.models import Channel, Contact
+from prm.crm.names import refuse_taken_name
 from prm.crm.segments import (
     MAX_DESCRIPTION,
     SegmentFilters,
@@ -49,7 +50,7 @@ from prm.crm.segments import (
     require_marketing_reader,
     tenant_currency,
 )
-from prm.errors import Duplicate, ErrorCode, InvalidInput, NotFound
+from prm.errors import ErrorCode, InvalidInput, NotFound
 from prm.metrics.periods import MAX_YEAR, MIN_YEAR
 from prm.money import Money
 
@@ -148,19 +149,6 @@ def _check_period(starts_on: date, ends_on: date | None) -> None:
             raise InvalidInput("must not be before startsOn", field="endsOn")
 
 
-async def _refuse_duplicate_name(
-    session: AsyncSession, tenant_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None
-) -> None:
-    statement = select(Campaign.id).where(Campaign.tenant_id == tenant_id, Campaign.name == name)
-    if exclude is not None:
-        statement = statement.where(Campaign.id != exclude)
-    existing = await session.scalar(statement)
-    if existing is not None:
-        raise Duplicate(
-            "a campaign with this name exists", field="name", existing_key=f"Campaign:{existing}"
-        )
-
-
 async def create_campaign(
     session: AsyncSession,
     principal: Principal,
@@ -182,7 +170,7 @@ async def create_campaign(
     _check_period(starts_on, ends_on)
     if segment_id is not None:
         await get_segment(session, principal, segment_id, field="segmentId")
-    await _refuse_duplicate_name(session, principal.tenant_id, clean_name)
+    await refuse_taken_name(session, Campaign, principal.tenant_id, clean_name, what="a campaign")
     campaign = Campaign(
         tenant_id=principal.tenant_id,
         name=clean_name,
@@ -228,7 +216,14 @@ async def update_campaign(
         campaign.status = status
     if name is not None:
         clean_name = required_text(name, field="name")
-        await _refuse_duplicate_name(session, principal.tenant_id, clean_name, campaign.id)
+        await refuse_taken_name(
+            session,
+            Campaign,
+            principal.tenant_id,
+            clean_name,
+            what="a campaign",
+            exclude=campaign.id,
+        )
         campaign.name = clean_name
     if channel is not None:
         campaign.channel = channel

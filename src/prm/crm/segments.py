@@ -49,7 +49,8 @@ from prm.auth.principal import Principal, Role, is_staff
 from prm.crm.fields import country_code, optional_text, required_text
 from prm.crm.marketing_models import Segment
 from prm.crm.models import Account, Contact, Opportunity, OpportunityStage
-from prm.errors import Duplicate, Forbidden, InvalidInput, NotFound
+from prm.crm.names import refuse_taken_name
+from prm.errors import Forbidden, InvalidInput, NotFound
 from prm.leads.models import Lead
 from prm.metrics.periods import MAX_YEAR, MIN_YEAR
 from prm.money import Money
@@ -325,19 +326,6 @@ async def get_segment(
     return segment
 
 
-async def _refuse_duplicate_name(
-    session: AsyncSession, tenant_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None
-) -> None:
-    statement = select(Segment.id).where(Segment.tenant_id == tenant_id, Segment.name == name)
-    if exclude is not None:
-        statement = statement.where(Segment.id != exclude)
-    existing = await session.scalar(statement)
-    if existing is not None:
-        raise Duplicate(
-            "a segment with this name exists", field="name", existing_key=f"Segment:{existing}"
-        )
-
-
 async def create_segment(
     session: AsyncSession,
     principal: Principal,
@@ -349,7 +337,7 @@ async def create_segment(
     """Save a segment (filters already validated by `validate_filters`)."""
     require_marketer(principal)
     clean_name = required_text(name, field="name")
-    await _refuse_duplicate_name(session, principal.tenant_id, clean_name)
+    await refuse_taken_name(session, Segment, principal.tenant_id, clean_name, what="a segment")
     segment = Segment(
         tenant_id=principal.tenant_id,
         name=clean_name,
@@ -376,7 +364,9 @@ async def update_segment(
     segment = await get_segment(session, principal, segment_id)
     if name is not None:
         clean_name = required_text(name, field="name")
-        await _refuse_duplicate_name(session, principal.tenant_id, clean_name, segment.id)
+        await refuse_taken_name(
+            session, Segment, principal.tenant_id, clean_name, what="a segment", exclude=segment.id
+        )
         segment.name = clean_name
     if description is not None:
         segment.description = optional_text(
